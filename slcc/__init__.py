@@ -1,0 +1,3 @@
+"""slcc: compile script-language-container flavors into docker buildx bake files."""
+
+__version__ = "0.1.0"

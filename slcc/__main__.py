@@ -1,0 +1,3 @@
+from slcc.cli import main
+
+main()
