@@ -1,0 +1,156 @@
+"""Emit a docker buildx bake file (HCL) for flavors and their step hashes.
+
+Output is deterministic: the same inputs give byte-identical text on any machine and
+checkout path (every path is written relative to the repository root, which is where bake
+runs). Only CSV string forms are used for cache and secret entries (buildx 0.13).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slcc import __version__, hcl
+from slcc.config import Settings
+from slcc.errors import InputError
+from slcc.model import Flavor, Step
+from slcc.stephash import StepHash
+
+LABEL_PREFIX = "org.slcc"
+StepKey = tuple[str, str]  # (flavor, step)
+
+
+@dataclass(frozen=True)
+class EmitRequest:
+    flavors: Sequence[Flavor]
+    hashes: Mapping[str, Mapping[str, StepHash]]  # flavor -> step -> hash
+    settings: Settings
+    # Steps that get a target; None means every step. Dependencies outside this set are
+    # given to BuildKit by image reference (they are fresh), not rebuilt.
+    only: frozenset[StepKey] | None = None
+    revision: str | None = None  # source revision label, when known
+    extra_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def _rel(path: Path, root: Path) -> str:
+    rel = os.path.relpath(path, root)
+    return rel.replace(os.sep, "/")
+
+
+def csv_field(text: str) -> str:
+    """One field of a buildx CSV option string, quoted when it holds a comma or quote."""
+    if any(c in text for c in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def cache_ref(settings: Settings, flavor: str, step: str) -> str:
+    return f"{settings.repository}/{flavor}:cache-{step}"
+
+
+def local_cache_dir(settings: Settings, flavor: str, step: str) -> Path:
+    return settings.state_dir / "cache" / flavor / step
+
+
+def _cache(settings: Settings, flavor: str, step: str) -> tuple[list[str] | None, list[str] | None]:
+    backend = settings.cache_backend
+    if backend == "registry":
+        ref = csv_field("ref=" + cache_ref(settings, flavor, step))
+        return [f"type=registry,{ref}"], [f"type=registry,{ref},mode=max"]
+    if backend == "local":
+        directory = _rel(local_cache_dir(settings, flavor, step), settings.repo_root)
+        return [f"type=local,{csv_field('src=' + directory)}"], [f"type=local,{csv_field('dest=' + directory)},mode=max"]
+    if backend == "inline":
+        return None, ["type=inline"]
+    return None, None
+
+
+def labels(step_hash: StepHash, revision: str | None, extra: Mapping[str, str]) -> dict[str, str]:
+    result = {
+        f"{LABEL_PREFIX}.flavor": step_hash.flavor,
+        f"{LABEL_PREFIX}.step": step_hash.step,
+        f"{LABEL_PREFIX}.hash": step_hash.digest,
+        **extra,
+    }
+    if revision:
+        result["org.opencontainers.image.revision"] = revision
+    return result
+
+
+def target_names(flavors: Sequence[Flavor]) -> dict[StepKey, str]:
+    """Bake target name per step; distinct steps never share a name."""
+    names: dict[StepKey, str] = {}
+    seen: dict[str, StepKey] = {}
+    groups = {hcl.target_name(f.name): f.name for f in flavors}
+    for flavor in flavors:
+        for step in flavor.steps:
+            name = hcl.target_name(flavor.name, step)
+            other = seen.get(name)
+            if other is not None or name in groups or name == "default":
+                clash = f"{other[0]}/{other[1]}" if other else f"group {name!r}"
+                raise InputError(f"bake target name {name!r} of {flavor.name}/{step} collides with {clash}")
+            seen[name] = (flavor.name, step)
+            names[(flavor.name, step)] = name
+    return names
+
+
+def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[StepKey, str]) -> str:
+    settings = request.settings
+    root = settings.repo_root
+    step_hash = request.hashes[flavor.name][step.name]
+    contexts: dict[str, str] = {}
+    for dep in step.depends:
+        key = (flavor.name, dep)
+        if request.only is None or key in request.only:
+            contexts[dep] = f"target:{names[key]}"
+        else:
+            contexts[dep] = "docker-image://" + request.hashes[flavor.name][dep].tag(settings.repository)
+    for mapping in step.mappings:
+        contexts[mapping] = _rel(flavor.mappings[mapping], root)
+    cache_from, cache_to = _cache(settings, flavor.name, step.name)
+    secret = [f"id=ca,{csv_field('src=' + str(settings.ca_bundle))}"] if settings.ca_bundle else None
+    return hcl.block(
+        "target",
+        names[(flavor.name, step.name)],
+        [
+            ("description", step.description or None),
+            ("context", _rel(step.context, root)),
+            ("dockerfile", _rel(step.dockerfile, step.context)),
+            ("target", step.target),
+            ("args", {**step.transparent_args, **step.args} or None),
+            ("contexts", contexts or None),
+            ("tags", [step_hash.tag(settings.repository)]),
+            ("labels", labels(step_hash, request.revision, request.extra_labels)),
+            ("platforms", list(flavor.platforms) or None),
+            ("cache-from", cache_from),
+            ("cache-to", cache_to),
+            ("secret", secret),
+            # Provenance would record build args (transparent ones included) in image
+            # metadata and make digests differ between identical builds.
+            ("attest", ["type=provenance,disabled=true"]),
+        ],
+    )
+
+
+def emit_bake(request: EmitRequest) -> str:
+    names = target_names(request.flavors)
+    sources = ", ".join(_rel(f.toml_path, request.settings.repo_root) for f in request.flavors)
+    parts = [
+        f"# Generated by slcc {__version__} from {sources}. Do not edit: run `slcc emit-bake`.\n"
+        "# Run from the repository root: docker buildx bake -f <this file> [TARGET...]\n"
+    ]
+    group_names: list[str] = []
+    for flavor in request.flavors:
+        included = [s for s in flavor.steps.values() if request.only is None or (flavor.name, s.name) in request.only]
+        if not included:
+            continue
+        group = hcl.target_name(flavor.name)
+        group_names.append(group)
+        # A full file groups each flavor's goals; a build file groups exactly what it builds.
+        members = flavor.goals if request.only is None else [s.name for s in included]
+        parts.append(hcl.block("group", group, [("targets", [names[(flavor.name, m)] for m in members])]))
+        parts.extend(_target(request, flavor, step, names) for step in included)
+    parts.insert(1, hcl.block("group", "default", [("targets", group_names)]))
+    return "\n".join(parts)

@@ -1,0 +1,203 @@
+"""Load ``flavors/<name>/flavor.toml`` into a validated :class:`~slcc.model.Flavor`.
+
+Every problem is an :class:`InputError` naming the file: slcc reports it as one line and
+exits 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from slcc import dockerfile, tomlfile
+from slcc.errors import InputError
+from slcc.graph import CycleError, topological_order
+from slcc.model import Flavor, Step
+
+FLAVOR_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# Step and mapping names appear in FROM lines, so they must be valid lowercase image names,
+# and in tags and bake target names; no dots keeps the target-name mapping one to one.
+STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+ARG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
+
+_FLAVOR_KEYS = {"flavor", "args", "transparent_args", "mappings", "steps"}
+_HEADER_KEYS = {"description", "goals", "platforms"}
+_STEP_KEYS = {"description", "depends", "mappings", "dockerfile", "context", "target", "args", "transparent_args"}
+
+Warn = Callable[[str], None]
+
+
+def flavor_names(repo_root: Path) -> list[str]:
+    flavors = repo_root / "flavors"
+    if not flavors.is_dir():
+        return []
+    return sorted(p.name for p in flavors.iterdir() if (p / "flavor.toml").is_file())
+
+
+def _inside(path: Path, repo_root: Path, what: str, source: Path) -> Path:
+    """Resolve ``path`` strictly; it must exist and stay inside the repository."""
+    try:
+        resolved = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise InputError(f"{what} {path} does not exist", source) from None
+    except (RuntimeError, OSError) as exc:  # RuntimeError: symlink loop (Python 3.11)
+        raise InputError(f"{what} {path}: cannot resolve ({exc})", source) from None
+    if not resolved.is_relative_to(repo_root.resolve()):
+        raise InputError(f"{what} {path} escapes the repository ({resolved})", source)
+    return resolved
+
+
+def _name(value: str, pattern: re.Pattern[str], what: str, source: Path) -> str:
+    if not pattern.match(value):
+        raise InputError(f"invalid {what} name {value!r} (must match {pattern.pattern})", source)
+    return value
+
+
+def load_flavor(repo_root: Path, name: str, warn: Warn | None = None) -> Flavor:
+    """Load flavor ``name`` (a name under flavors/ or a path to a flavor directory)."""
+    warn = warn or (lambda _msg: None)
+    directory = Path(name) if ("/" in name or name in (".", "..")) else repo_root / "flavors" / name
+    toml_path = directory / "flavor.toml"
+    if not toml_path.is_file():
+        known = ", ".join(flavor_names(repo_root)) or "none"
+        raise InputError(f"no flavor {name!r}: {toml_path} not found (flavors: {known})")
+    directory = _inside(directory, repo_root, "flavor directory", toml_path)
+    flavor_name = _name(directory.name, FLAVOR_NAME, "flavor", toml_path)
+    data = tomlfile.load(toml_path)
+    return _build(data, repo_root, directory, flavor_name, toml_path, warn)
+
+
+def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, src: Path, warn: Warn) -> Flavor:
+    tomlfile.check_keys(data, _FLAVOR_KEYS, "", src)
+    header = tomlfile.table(data.get("flavor"), "[flavor]", src)
+    tomlfile.check_keys(header, _HEADER_KEYS, "in [flavor]: ", src)
+    flavor_args = _args(data.get("args"), "[args]", src)
+    flavor_transparent = _args(data.get("transparent_args"), "[transparent_args]", src)
+    mappings: dict[str, Path] = {}
+    for key, value in tomlfile.table(data.get("mappings"), "[mappings]", src).items():
+        path = directory / tomlfile.string(value, f"[mappings].{key}", src)
+        mappings[_name(key, STEP_NAME, "mapping", src)] = _inside(path, repo_root, f"mapping {key!r}", src)
+        if not mappings[key].is_dir():  # named build contexts are directories
+            raise InputError(f"mapping {key!r} must be a directory: {path}", src)
+    raw_steps = tomlfile.table(data.get("steps"), "[steps]", src)
+    if not raw_steps:
+        raise InputError("a flavor needs at least one [steps.NAME] table", src)
+    for step_name in raw_steps:
+        _name(step_name, STEP_NAME, "step", src)
+        if step_name in mappings:
+            raise InputError(f"{step_name!r} is both a step and a mapping", src)
+
+    steps: dict[str, Step] = {}
+    for step_name, raw in raw_steps.items():
+        steps[step_name] = _step(
+            step_name, tomlfile.table(raw, f"[steps.{step_name}]", src), name, directory, repo_root,
+            src, raw_steps, mappings, flavor_args, flavor_transparent, warn,
+        )
+    try:
+        order = topological_order({s.name: s.depends for s in steps.values()})
+    except CycleError as exc:
+        raise InputError(f"dependency cycle: {exc}", src) from None
+
+    goals = tuple(tomlfile.string_list(header.get("goals"), "[flavor].goals", src)) or (order[-1],)
+    for goal in goals:
+        if goal not in steps:
+            raise InputError(f"goal {goal!r} is not a step (steps: {', '.join(sorted(steps))})", src)
+    platforms = tuple(tomlfile.string_list(header.get("platforms"), "[flavor].platforms", src))
+    for platform in platforms:
+        if not PLATFORM.match(platform):
+            raise InputError(f"invalid platform {platform!r} (e.g. linux/amd64)", src)
+    return Flavor(
+        name=name,
+        directory=directory,
+        description=tomlfile.string(header.get("description", ""), "[flavor].description", src),
+        goals=goals,
+        platforms=tuple(sorted(set(platforms))),
+        mappings=dict(sorted(mappings.items())),
+        steps={n: steps[n] for n in order},
+    )
+
+
+def _args(value: Any, where: str, src: Path) -> dict[str, str]:
+    args = tomlfile.string_map(value, where, src)
+    for key in args:
+        if not ARG_NAME.match(key):
+            raise InputError(f"invalid build arg name {key!r} in {where}", src)
+    return args
+
+
+def _step(
+    name: str, raw: dict[str, Any], flavor: str, directory: Path, repo_root: Path, src: Path,
+    all_steps: dict[str, Any], mappings: dict[str, Path], flavor_args: dict[str, str],
+    flavor_transparent: dict[str, str], warn: Warn,
+) -> Step:
+    where = f"[steps.{name}]"
+    tomlfile.check_keys(raw, _STEP_KEYS, f"in {where}: ", src)
+    depends = tomlfile.string_list(raw.get("depends"), f"{where}.depends", src)
+    for dep in depends:
+        if dep == name:
+            raise InputError(f"step {name!r} depends on itself", src)
+        if dep not in all_steps:
+            raise InputError(f"step {name!r} depends on unknown step {dep!r}", src)
+    used_mappings = tomlfile.string_list(raw.get("mappings"), f"{where}.mappings", src)
+    for mapping in used_mappings:
+        if mapping not in mappings:
+            raise InputError(f"step {name!r} uses unknown mapping {mapping!r} (declare it in [mappings])", src)
+
+    context_rel = tomlfile.string(raw.get("context", name), f"{where}.context", src)
+    context = _inside(directory / context_rel, repo_root, f"context of step {name!r}", src)
+    if not context.is_dir():
+        raise InputError(f"context of step {name!r} is not a directory: {context}", src)
+    dockerfile_rel = tomlfile.string(raw.get("dockerfile", "Dockerfile"), f"{where}.dockerfile", src)
+    dockerfile_path = _inside(context / dockerfile_rel, repo_root, f"Dockerfile of step {name!r}", src)
+
+    step_args = {**flavor_args, **_args(raw.get("args"), f"{where}.args", src)}
+    transparent = {**flavor_transparent, **_args(raw.get("transparent_args"), f"{where}.transparent_args", src)}
+    both = sorted(set(step_args) & set(transparent))
+    if both:
+        raise InputError(f"arg {both[0]!r} of step {name!r} is both image-changing and transparent", src)
+    info = dockerfile.parse(dockerfile_path, step_args)
+    _check_references(name, info, set(depends), set(used_mappings), set(all_steps), set(mappings), dockerfile_path)
+    for unused in sorted(set(depends) - {r.name for r in info.references}):
+        warn(f"{dockerfile_path}: step {name!r} declares dependency {unused!r} but never uses it")
+    for key in sorted(_args(raw.get("args"), where, src)):
+        if key not in info.declared_args:
+            warn(f"{dockerfile_path}: arg {key!r} of step {name!r} is not declared with ARG; it has no effect")
+
+    target = raw.get("target")
+    return Step(
+        name=name,
+        flavor=flavor,
+        context=context,
+        dockerfile=dockerfile_path,
+        depends=tuple(sorted(set(depends))),
+        mappings=tuple(sorted(set(used_mappings))),
+        # Only declared ARGs can change the image; hashing the rest would rebuild for nothing.
+        args={k: v for k, v in sorted(step_args.items()) if k in info.declared_args},
+        transparent_args=dict(sorted(transparent.items())),
+        target=tomlfile.string(target, f"{where}.target", src) if target is not None else None,
+        description=tomlfile.string(raw.get("description", ""), f"{where}.description", src),
+    )
+
+
+def _check_references(
+    step: str, info: dockerfile.DockerfileInfo, depends: set[str], used_mappings: set[str],
+    all_steps: set[str], all_mappings: set[str], path: Path,
+) -> None:
+    for ref in info.references:
+        if ref.name == step:
+            raise InputError(f"line {ref.line}: {ref.instruction} names the step itself ({ref.name!r})", path)
+        if ref.name in all_steps and ref.name not in depends:
+            raise InputError(
+                f"line {ref.line}: {ref.instruction} names step {ref.name!r}, "
+                f"which step {step!r} does not declare in depends",
+                path,
+            )
+        if ref.name in all_mappings and ref.name not in used_mappings:
+            raise InputError(
+                f"line {ref.line}: {ref.instruction} names mapping {ref.name!r}, "
+                f"which step {step!r} does not declare in mappings",
+                path,
+            )

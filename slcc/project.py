@@ -1,0 +1,81 @@
+"""A loaded project: settings, the flavors asked for, and their step hashes."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slcc.config import Settings, find_repo_root, load_settings
+from slcc.errors import InputError
+from slcc.flavor import flavor_names, load_flavor
+from slcc.model import Flavor
+from slcc.statcache import StatCache
+from slcc.stephash import FlavorHasher, StepHash
+
+Hashes = dict[str, dict[str, StepHash]]
+
+
+@dataclass
+class Project:
+    settings: Settings
+    flavors: list[Flavor]
+    hasher: FlavorHasher = field(default_factory=FlavorHasher)
+
+    def hash_all(self) -> Hashes:
+        hashes = {f.name: self.hasher.hash_flavor(f) for f in self.flavors}
+        if self.hasher.cache is not None:
+            self.hasher.cache.save()
+        return hashes
+
+    def flavor(self, name: str) -> Flavor:
+        for flavor in self.flavors:
+            if flavor.name == name:
+                return flavor
+        raise InputError(f"flavor {name!r} is not loaded")
+
+    def goals(self, requested: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """Goals per flavor: the requested steps (in every flavor that has them) or the defaults."""
+        result: dict[str, tuple[str, ...]] = {}
+        for flavor in self.flavors:
+            if not requested:
+                result[flavor.name] = flavor.goals
+                continue
+            present = tuple(g for g in requested if g in flavor.steps)
+            if present:
+                result[flavor.name] = present
+        missing = [g for g in requested if not any(g in r for r in result.values())]
+        if missing:
+            steps = sorted({s for f in self.flavors for s in f.steps})
+            raise InputError(f"unknown goal {missing[0]!r} (steps: {', '.join(steps)})")
+        return result
+
+    def revision(self) -> str | None:
+        """The git commit of the repository, as an image label; not part of any hash."""
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(self.settings.repo_root), "rev-parse", "HEAD"],
+                capture_output=True, text=True, timeout=5, check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def open_project(
+    repo: Path | None,
+    names: Sequence[str],
+    overrides: Mapping[str, str | None] | None = None,
+    warn: Callable[[str], None] | None = None,
+    use_stat_cache: bool = True,
+) -> Project:
+    """Load settings and the named flavors (all flavors when ``names`` is empty)."""
+    root = (repo or find_repo_root(Path.cwd())).resolve()
+    settings = load_settings(root, overrides)
+    chosen = list(dict.fromkeys(names)) or flavor_names(root)
+    if not chosen:
+        raise InputError(f"no flavors found under {root / 'flavors'} (each needs a flavor.toml)")
+    flavors = [load_flavor(root, name, warn) for name in chosen]
+    cache = StatCache.load(settings.state_dir / "statcache.json") if use_stat_cache else None
+    return Project(settings, flavors, FlavorHasher(cache=cache))

@@ -1,0 +1,164 @@
+"""Step hashes: a BLAKE3 digest of everything that can change a step's image.
+
+Inputs (DESIGN.md rule 1): the Dockerfile bytes, the context tree (paths, content,
+executable bit, symlink targets; .dockerignore honoured), each mapping's tree, the
+image-changing args the Dockerfile declares, the platforms, the Dockerfile stage and the
+*hashes* of the dependencies (never their output digests). Nothing else: mtimes,
+transparent args, secrets and the checkout location do not enter.
+"""
+
+from __future__ import annotations
+
+import platform as _platform
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import blake3
+
+from slcc.dockerignore import IgnoreMatcher
+from slcc.model import Flavor, Step
+from slcc.statcache import StatCache
+from slcc.treehash import TreeDigest, hash_file, hash_tree
+
+HASH_VERSION = b"slcc-step-v1"
+TAG_HASH_CHARS = 32  # 128 bits of the 256-bit digest go into the tag
+
+
+@dataclass(frozen=True)
+class StepHash:
+    flavor: str
+    step: str
+    digest: str  # full 64 hex chars
+    dockerfile: str  # blake3 of the Dockerfile bytes
+    context: TreeDigest
+    mappings: Mapping[str, TreeDigest]
+    args: Mapping[str, str]
+    platforms: tuple[str, ...]
+    target: str | None
+    depends: Mapping[str, str]  # dependency step -> its digest
+
+    @property
+    def short(self) -> str:
+        return self.digest[:TAG_HASH_CHARS]
+
+    def tag(self, repository: str) -> str:
+        return f"{repository}/{self.flavor}:{self.step}-{self.short}"
+
+    def manifest(self) -> dict[str, Any]:
+        """What went into the hash, as JSON-able data (kept so `slcc explain` can diff it)."""
+        return {
+            "version": HASH_VERSION.decode(),
+            "flavor": self.flavor,
+            "step": self.step,
+            "hash": self.digest,
+            "dockerfile": self.dockerfile,
+            "context": _tree_manifest(self.context),
+            "mappings": {name: _tree_manifest(tree) for name, tree in self.mappings.items()},
+            "args": dict(self.args),
+            "platforms": list(self.platforms),
+            "target": self.target,
+            "depends": dict(self.depends),
+        }
+
+
+def _tree_manifest(tree: TreeDigest) -> dict[str, Any]:
+    files = {}
+    for entry in tree.entries:
+        mark = "x" if entry.executable else "-"
+        files[entry.path] = f"{entry.kind}:{mark}:{entry.digest}"
+    return {"digest": tree.digest, "files": files}
+
+
+def host_platform() -> str:
+    """The platform an image is built for when a flavor names none (part of the hash)."""
+    machine = _platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    return f"linux/{arch}"
+
+
+class _Encoder:
+    """Length-prefixed fields, so no two different inputs give the same byte stream."""
+
+    def __init__(self) -> None:
+        self._hasher = blake3.blake3()
+
+    def field(self, *parts: str) -> None:
+        for part in parts:
+            data = part.encode("utf-8")
+            self._hasher.update(len(data).to_bytes(8, "big"))
+            self._hasher.update(data)
+
+    def hexdigest(self) -> str:
+        return str(self._hasher.hexdigest())
+
+
+def _context_ignore(step: Step) -> IgnoreMatcher:
+    """BuildKit prefers ``<Dockerfile>.dockerignore`` beside the Dockerfile over the context's."""
+    specific = step.dockerfile.with_name(step.dockerfile.name + ".dockerignore")
+    return IgnoreMatcher.from_file(specific if specific.is_file() else step.context / ".dockerignore")
+
+
+@dataclass
+class FlavorHasher:
+    """Hashes steps of flavors, sharing one stat cache and memoising trees used twice."""
+
+    cache: StatCache | None = None
+    default_platform: str = field(default_factory=host_platform)
+    _trees: dict[tuple[Path, str], TreeDigest] = field(default_factory=dict)
+
+    def tree(self, root: Path, ignore: IgnoreMatcher | None) -> TreeDigest:
+        key = (root, "\n".join(ignore.patterns) if ignore else "")
+        if key not in self._trees:
+            self._trees[key] = hash_tree(root, ignore=ignore, cache=self.cache)
+        return self._trees[key]
+
+    def forget(self, paths: set[Path] | None = None) -> None:
+        """Drop memoised trees (all, or those containing any of ``paths``): for watch mode."""
+        if paths is None:
+            self._trees.clear()
+            return
+        for key in [k for k in self._trees if any(p.is_relative_to(k[0]) for p in paths)]:
+            del self._trees[key]
+
+    def hash_flavor(self, flavor: Flavor) -> dict[str, StepHash]:
+        hashes: dict[str, StepHash] = {}
+        platforms = flavor.platforms or (self.default_platform,)
+        for step in flavor.steps.values():  # dependency order: deps are hashed first
+            hashes[step.name] = self.hash_step(flavor, step, platforms, {d: hashes[d].digest for d in step.depends})
+        return hashes
+
+    def hash_step(
+        self, flavor: Flavor, step: Step, platforms: tuple[str, ...], depends: Mapping[str, str]
+    ) -> StepHash:
+        context = self.tree(step.context, _context_ignore(step))
+        # Named contexts are hashed whole: slcc does not rely on BuildKit applying a
+        # .dockerignore there, so an ignored file can only cause an extra rebuild, never a stale image.
+        mappings = {name: self.tree(flavor.mappings[name], None) for name in step.mappings}
+        enc = _Encoder()
+        enc.field(HASH_VERSION.decode())
+        dockerfile_digest = hash_file(step.dockerfile)
+        enc.field("dockerfile", dockerfile_digest)
+        enc.field("context", context.digest)
+        for name, tree in mappings.items():
+            enc.field("mapping", name, tree.digest)
+        for key, value in step.args.items():
+            enc.field("arg", key, value)
+        for plat in platforms:
+            enc.field("platform", plat)
+        enc.field("target", step.target or "")
+        for dep, digest in sorted(depends.items()):
+            enc.field("depends", dep, digest)
+        return StepHash(
+            flavor=flavor.name,
+            step=step.name,
+            digest=enc.hexdigest(),
+            dockerfile=dockerfile_digest,
+            context=context,
+            mappings=mappings,
+            args=step.args,
+            platforms=platforms,
+            target=step.target,
+            depends=dict(sorted(depends.items())),
+        )

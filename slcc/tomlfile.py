@@ -1,0 +1,71 @@
+"""Strict TOML reading: every table is checked against the keys it may hold."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from slcc.errors import InputError
+
+
+def load(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise InputError("file not found", path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"invalid TOML: {exc}", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", path) from None
+
+
+def check_keys(table: Mapping[str, Any], allowed: Iterable[str], where: str, path: Path) -> None:
+    """Reject unknown keys: a typo must not be silently ignored."""
+    allowed = set(allowed)
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        hint = f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
+        raise InputError(f"unknown key {where}{unknown[0]!r}{hint}", path)
+
+
+def table(value: Any, where: str, path: Path) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{where} must be a table", path)
+    return value
+
+
+def string(value: Any, where: str, path: Path) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{where} must be a string, not {type(value).__name__}", path)
+    return value
+
+
+def string_list(value: Any, where: str, path: Path) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{where} must be a list of strings", path)
+    return list(value)
+
+
+def string_map(value: Any, where: str, path: Path) -> dict[str, str]:
+    """Args tables: values may be strings, numbers or booleans; all become strings."""
+    result: dict[str, str] = {}
+    for key, item in table(value, where, path).items():
+        if isinstance(item, bool):
+            result[key] = "true" if item else "false"
+        elif isinstance(item, (str, int, float)):
+            result[key] = str(item)
+        else:
+            raise InputError(f"{where}.{key} must be a string, number or boolean", path)
+    return result

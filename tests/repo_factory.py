@@ -1,0 +1,49 @@
+"""Small on-disk repositories for tests: a dict of relative path -> file text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+BASE_IMAGE = "slcc-test/busybox:1"
+
+DEMO_FILES: dict[str, str] = {
+    "flavors/demo/flavor.toml": """\
+[flavor]
+description = "two steps and a mapping"
+goals = ["app"]
+
+[args]
+BASE = "slcc-test/busybox:1"
+
+[mappings]
+src = "../../src"
+
+[steps.base]
+
+[steps.app]
+depends = ["base"]
+mappings = ["src"]
+""",
+    "flavors/demo/base/Dockerfile": "ARG BASE\nFROM ${BASE}\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt > /base.txt\n",
+    "flavors/demo/base/hello.txt": "hello\n",
+    "flavors/demo/app/Dockerfile": "FROM base\nCOPY --from=src . /src\nRUN cat /src/main.txt >> /base.txt\n",
+    "src/main.txt": "main v1\n",
+}
+
+
+def write_files(root: Path, files: Mapping[str, str | None]) -> Path:
+    """Create (or, for None, delete) files under ``root``; returns ``root``."""
+    for rel, text in files.items():
+        path = root / rel
+        if text is None:
+            path.unlink(missing_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def make_repo(root: Path, overrides: Mapping[str, str | None] | None = None) -> Path:
+    """The demo repository with ``overrides`` applied."""
+    return write_files(root, {**DEMO_FILES, **(overrides or {})})
