@@ -1,0 +1,56 @@
+# slcc developer entry points. Everything Python runs from the venv in .venv.
+#   make test    - venv + engine (dockerd, buildx, registry, test base image) + full test suite
+#   make unit    - unit tests only, no engine needed
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp
+ENGINE := bash slcc/resources/engine.sh
+BASE_IMAGES := bash slcc/resources/base-images.sh
+
+.PHONY: all setup engine engine-status engine-down base-debian test unit demo bench lint clean
+
+all: test
+
+setup: $(STAMP)
+
+# Reinstall only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,lint]'
+	@touch $(STAMP)
+
+engine:
+	$(ENGINE) up
+	$(BASE_IMAGES) busybox
+
+engine-status:
+	$(ENGINE) status
+
+engine-down:
+	$(ENGINE) down
+
+base-debian:
+	$(BASE_IMAGES) debian
+
+test: setup engine
+	$(PY) -m pytest -q tests
+
+unit: setup
+	$(PY) -m pytest -q tests/unit
+
+demo: setup engine base-debian
+	$(VENV)/bin/slcc build python3
+
+bench: setup engine
+	$(PY) tests/benchmarks/run.py
+
+lint: setup
+	$(VENV)/bin/ruff check slcc tests
+	$(VENV)/bin/mypy slcc
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
