@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 
 import click
 
-from slcc import __version__, emit, render
+from slcc import __version__, emit, explain, render
+from slcc.build import BuildFailed, BuildOptions, BuildReport, build, plan_build
 from slcc.atomic import write_text_atomic
 from slcc.errors import SlccError
 from slcc.project import Project, open_project
+from slcc.state import State
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,13 +69,11 @@ def project_options(func: F) -> F:
     return func
 
 
-def load(ctx_kwargs: dict[str, Any], flavors: Sequence[str]) -> Project:
-    overrides = {
-        "repository": ctx_kwargs.pop("repository", None),
-        "cache": ctx_kwargs.pop("cache", None),
-        "ca_bundle": ctx_kwargs.pop("ca_bundle", None),
-    }
-    return open_project(ctx_kwargs.pop("repo", None), flavors, overrides, warn)
+def load_project(options: dict[str, Any], flavors: Sequence[str]) -> Project:
+    """Open the project with the shared options (consumed from ``options``)."""
+    keys = ("repository", "cache", "ca_bundle", "builder")
+    overrides = {key: options.pop(key, None) for key in keys}
+    return open_project(options.pop("repo", None), flavors, overrides, warn)
 
 
 @click.group(cls=SlccGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -107,7 +107,7 @@ def emit_bake_cmd(flavors: tuple[str, ...], output: Path | None, **kwargs: Any) 
     Targets are named FLAVOR_STEP; a group per flavor holds its goals, and "default"
     holds every flavor group.
     """
-    project = load(kwargs, flavors)
+    project = load_project(kwargs, flavors)
     text = emit.emit_bake(emit.EmitRequest(project.flavors, project.hash_all(), project.settings,
                                            revision=project.revision()))
     if output is not None and str(output) == "-":
@@ -124,7 +124,7 @@ def emit_bake_cmd(flavors: tuple[str, ...], output: Path | None, **kwargs: Any) 
 @project_options
 def hash_cmd(flavors: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
     """Show each step's content hash and image tag."""
-    project = load(kwargs, flavors)
+    project = load_project(kwargs, flavors)
     hashes = project.hash_all()
     rows = [
         {"flavor": f, "step": s, "hash": h.digest, "tag": h.tag(project.settings.repository)}
@@ -146,6 +146,109 @@ def hash_cmd(flavors: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
 @project_options
 def graph_cmd(flavors: tuple[str, ...], fmt: str, hashes: bool, **kwargs: Any) -> None:
     """Show the step graph of FLAVORS: text, Graphviz dot, Mermaid or JSON."""
-    project = load(kwargs, flavors)
+    project = load_project(kwargs, flavors)
     click.echo(render.graph(project.flavors, fmt, project.hash_all() if hashes else None), nl=False)
 
+
+
+def _print_table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _summary(report: BuildReport) -> str:
+    counts: dict[str, int] = {}
+    for step in report.steps:
+        counts[step.status] = counts.get(step.status, 0) + 1
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    bake = "" if report.baked else " (nothing to build, no bake started)"
+    return f"{len(report.steps)} steps: {parts} in {report.seconds:.2f} s{bake}"
+
+
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _show_report(report: BuildReport, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2))
+        return
+    _print_table(
+        [(f"{s.flavor}/{s.step}", s.status, f"{s.seconds:.1f}", s.tag) for s in report.steps],
+        ("STEP", "STATUS", "SECONDS", "TAG"),
+    )
+    click.echo(_summary(report))
+    for step in report.steps:
+        if step.why and step.status in ("built", "failed"):
+            click.echo(f"  {step.flavor}/{step.step}: {'; '.join(step.why)}", err=True)
+
+
+@main.command("build")
+@click.argument("flavors", nargs=-1)
+@click.option("-g", "--goal", "goals", multiple=True, metavar="STEP",
+              help="Step to build (repeatable); default: the flavor's goals.")
+@click.option("--push", is_flag=True, help="Push built images (and fresh local-only ones) to the registry.")
+@click.option("--load", is_flag=True, help="Make sure goal images are in the local image store (pull if needed).")
+@click.option("--no-cache", is_flag=True, help="Build stale steps without BuildKit's cache.")
+@click.option("--force-rebuild", is_flag=True, help="Rebuild the goals and everything they need.")
+@click.option("--from", "force_from", multiple=True, metavar="STEP",
+              help="Rebuild STEP and the steps that use it (repeatable).")
+@click.option("--builder", help="buildx builder to use [env SLCC_BUILDER].")
+@click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True,
+              help="auto: one line per build instruction; plain: the full bake output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@project_options
+def build_cmd(flavors: tuple[str, ...], goals: tuple[str, ...], push: bool, load: bool, no_cache: bool,
+              force_rebuild: bool, force_from: tuple[str, ...], builder: str | None, progress: str,
+              as_json: bool, **kwargs: Any) -> None:
+    """Build FLAVORS (default: all): only stale steps, skipping what is fresh.
+
+    A step is fresh when an image tagged with its content hash exists in the local image
+    store or the registry. When nothing is stale no bake is started. Each run keeps its
+    bake file, log and JSON report under .slcc/runs/.
+    """
+    kwargs["builder"] = builder
+    project = load_project(kwargs, flavors)
+    options = BuildOptions(goals, push, load, no_cache, force_rebuild, force_from, progress)  # type: ignore[arg-type]
+    try:
+        report = build(project, options, warn, _echo_err)
+    except BuildFailed as exc:
+        _show_report(exc.report, as_json)
+        raise
+    _show_report(report, as_json)
+
+
+@main.command("explain")
+@click.argument("flavor", required=False)
+@click.argument("steps", nargs=-1)
+@click.option("-g", "--goal", "goals", multiple=True, metavar="STEP", help="Goal step (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@project_options
+def explain_cmd(flavor: str | None, steps: tuple[str, ...], goals: tuple[str, ...], as_json: bool,
+                **kwargs: Any) -> None:
+    """Show what a build would do and why: which files, args or dependencies changed.
+
+    Compares each stale step with the manifest of the last image built for it here.
+    Also available as `slcc plan`.
+    """
+    project = load_project(kwargs, [flavor] if flavor else [])
+    plan, _, _ = plan_build(project, BuildOptions(goals=goals or steps), warn)
+    state = State(project.settings.state_dir)
+    rows = []
+    for s in plan.steps:
+        if steps and s.step not in steps:
+            continue
+        why = explain.reasons(state.last_manifest(s.flavor, s.step), s.hash.manifest()) if s.status == "stale" else []
+        rows.append({"flavor": s.flavor, "step": s.step, "status": s.status, "tag": s.tag, "why": why})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        action = "build" if row["status"] == "stale" else row["status"]
+        click.echo(f"{row['flavor']}/{row['step']}: {action}  {row['tag']}")
+        for reason in row["why"]:
+            click.echo(f"    {reason}")
+
+
+main.add_command(explain_cmd, "plan")

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.repo_factory import DEMO_FILES, make_repo
+from tests.helpers import DEMO_FILES, make_repo, run_slcc
 
 TOML = "flavors/demo/flavor.toml"
 APP = "flavors/demo/app/Dockerfile"
 GOOD_TOML = DEMO_FILES[TOML]
-
-
-def run_slcc(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SLCC_CA_BUNDLE": "none"}
-    return subprocess.run(
-        [sys.executable, "-m", "slcc", *args],
-        cwd=repo, capture_output=True, text=True, env=env, timeout=60, check=False,
-    )
 
 
 CASES: dict[str, tuple[dict[str, str | None], str, str]] = {

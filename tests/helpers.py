@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -47,3 +50,13 @@ def write_files(root: Path, files: Mapping[str, str | None]) -> Path:
 def make_repo(root: Path, overrides: Mapping[str, str | None] | None = None) -> Path:
     """The demo repository with ``overrides`` applied."""
     return write_files(root, {**DEMO_FILES, **(overrides or {})})
+
+
+def run_slcc(repo: Path, *args: str, env: Mapping[str, str] | None = None,
+             timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real ``slcc`` command line in ``repo`` (no CA bundle unless ``env`` sets one)."""
+    full_env = {**os.environ, "SLCC_CA_BUNDLE": "none", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "slcc", *args],
+        cwd=repo, capture_output=True, text=True, env=full_env, timeout=timeout, check=False,
+    )

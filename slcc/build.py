@@ -1,0 +1,225 @@
+"""`slcc build`: hash, plan against existing images, bake only what is stale, report."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from slcc import emit, engine, explain
+from slcc.atomic import write_text_atomic
+from slcc.errors import SlccError
+from slcc.plan import Plan, PlannedStep, forced_steps, make_plan
+from slcc.project import Hashes, Project
+from slcc.state import State
+
+Progress = Literal["auto", "plain", "quiet"]
+StepStatus = Literal["fresh-local", "fresh-registry", "built", "failed", "not-built"]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    goals: Sequence[str] = ()
+    push: bool = False
+    load: bool = False
+    no_cache: bool = False
+    force_rebuild: bool = False
+    force_from: Sequence[str] = ()
+    progress: Progress = "auto"
+
+
+@dataclass
+class StepResult:
+    flavor: str
+    step: str
+    status: StepStatus
+    tag: str
+    hash: str
+    seconds: float = 0.0
+    why: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class BuildReport:
+    ok: bool
+    steps: list[StepResult]
+    seconds: float
+    baked: bool  # whether a bake ran at all
+    run_dir: Path | None = None
+    log: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "seconds": self.seconds,
+            "baked": self.baked,
+            "run_dir": str(self.run_dir) if self.run_dir else None,
+            "log": str(self.log) if self.log else None,
+            "warnings": self.warnings,
+            "error": self.error,
+            "steps": [s.as_json() for s in self.steps],
+        }
+
+
+class BuildFailed(SlccError):
+    """A bake ran and failed; the report says which step and where the log is."""
+
+    def __init__(self, report: BuildReport) -> None:
+        self.report = report
+        super().__init__(report.error or "build failed")
+
+
+def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], None]) -> tuple[Plan, Hashes, bool]:
+    """Hashes and the plan; the bool says whether the registry answered."""
+    hashes = project.hash_all()
+    goals = project.goals(options.goals)
+    settings = project.settings
+    forced = {
+        f.name: forced_steps(f, goals[f.name], options.force_rebuild, options.force_from)
+        for f in project.flavors
+        if f.name in goals
+    }
+    local = engine.local_tags(f"{settings.repository}/{f.name}" for f in project.flavors)
+    registry: set[str] = set()
+    registry_ok = settings.registry_host is not None
+    if registry_ok:
+        # Ask the registry only about what the local store lacks (or everything when pushing).
+        local_plan = make_plan(project.flavors, hashes, goals, settings.repository, local, set(), forced)
+        wanted = [s.tag for s in local_plan.steps if options.push or s.status == "stale"]
+        try:
+            registry = engine.registry_tags(wanted)
+        except engine.RegistryUnavailable as exc:
+            warn(f"{exc}; building without it (local cache, no push)")
+            registry_ok = False
+    plan = make_plan(project.flavors, hashes, goals, settings.repository, local, registry, forced)
+    return plan, hashes, registry_ok
+
+
+def _why(state: State, planned: PlannedStep) -> list[str]:
+    if planned.forced:
+        return ["forced rebuild"]
+    return explain.reasons(state.last_manifest(planned.flavor, planned.step), planned.hash.manifest())
+
+
+def build(project: Project, options: BuildOptions, warn: Callable[[str], None],
+          echo: Callable[[str], None]) -> BuildReport:
+    start = time.monotonic()
+    warnings: list[str] = []
+
+    def warn_and_keep(message: str) -> None:
+        warnings.append(message)
+        warn(message)
+
+    plan, hashes, registry_ok = plan_build(project, options, warn_and_keep)
+    state = State(project.settings.state_dir)
+    results = {
+        s.key: StepResult(s.flavor, s.step, s.status if s.status != "stale" else "not-built", s.tag,
+                          s.hash.digest, why=_why(state, s) if s.status == "stale" else [])
+        for s in plan.steps
+    }
+    report = BuildReport(ok=True, steps=list(results.values()), seconds=0.0, baked=False, warnings=warnings)
+    if options.push and registry_ok:
+        _push_fresh(plan, echo)
+    if options.load:
+        for s in plan.steps:
+            if s.status == "fresh-registry" and s.step in project.goals(options.goals).get(s.flavor, ()):
+                echo(f"pulling {s.tag}")
+                engine.pull(s.tag)
+    if plan.stale:
+        _bake(project, plan, hashes, options, registry_ok, state, results, report, echo)
+    report.seconds = round(time.monotonic() - start, 2)
+    if report.run_dir:
+        write_text_atomic(report.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n")
+    if not report.ok:
+        raise BuildFailed(report)
+    return report
+
+
+def _push_fresh(plan: Plan, echo: Callable[[str], None]) -> None:
+    """With --push, images that exist only locally are pushed so other machines reuse them."""
+    missing = [s.tag for s in plan.steps if s.status == "fresh-local"]
+    present = engine.registry_tags(missing) if missing else set()
+    for tag in missing:
+        if tag not in present:
+            echo(f"pushing {tag}")
+            engine.push(tag)
+
+
+def _bake(project: Project, plan: Plan, hashes: Hashes, options: BuildOptions, registry_ok: bool,
+          state: State, results: dict[tuple[str, str], StepResult], report: BuildReport,
+          echo: Callable[[str], None]) -> None:
+    settings = project.settings
+    if not registry_ok and settings.cache_backend == "registry":
+        settings = replace(settings, cache_backend="local")
+    run_dir = state.new_run()
+    bake_file = run_dir / "bake.hcl"
+    names = emit.target_names(project.flavors)
+    write_text_atomic(bake_file, emit.emit_bake(emit.EmitRequest(
+        project.flavors, hashes, settings, only=plan.stale, revision=project.revision())))
+    targets = [names[k] for k in (s.key for s in plan.steps) if k in plan.stale]
+    by_target = {names[k]: k for k in plan.stale}
+    command = engine.bake_command(bake_file, targets, builder=settings.builder,
+                                  push=options.push and registry_ok, no_cache=options.no_cache)
+    echo(f"building {len(targets)} step(s): {', '.join(f'{f}/{s}' for f, s in sorted(plan.stale))}")
+    log = run_dir / "build.log"
+    outcome = engine.run_bake(command, targets, settings.repo_root, log, on_line=_progress_printer(options.progress, echo))
+    report.baked, report.run_dir, report.log = True, run_dir, log
+    built = set(plan.stale)
+    if outcome.returncode != 0:
+        # Only tags decide freshness: ask which images the failed run still produced.
+        present = engine.local_tags(f"{settings.repository}/{f.name}" for f in project.flavors)
+        built = {k for k in plan.stale if plan.get(k).tag in present}
+    failed_targets = {t for t, _, _ in outcome.failures}
+    for key in plan.stale:
+        result = results[key]
+        result.seconds = outcome.durations.get(names[key], 0.0)
+        if key in built:
+            result.status = "built"
+            state.save_manifest(plan.get(key).hash.manifest())
+        elif names[key] in failed_targets:
+            result.status = "failed"
+            _, instruction, error = next(f for f in outcome.failures if f[0] == names[key])
+            result.error = f"{instruction}: {error}"
+    if outcome.interrupted:
+        raise KeyboardInterrupt
+    if outcome.returncode != 0:
+        report.ok = False
+        report.error = _failure_message(outcome, by_target, log)
+
+
+def _failure_message(outcome: engine.BakeOutcome, by_target: dict[str, tuple[str, str]], log: Path) -> str:
+    for target, instruction, error in outcome.failures:
+        if target in by_target and "CANCELED" not in error:
+            flavor, step = by_target[target]
+            return f"step {flavor}/{step} failed at `{instruction}`: {error} (full log: {log})"
+    detail = outcome.error_lines[-1] if outcome.error_lines else f"docker buildx bake exited {outcome.returncode}"
+    return f"{detail} (full log: {log})"
+
+
+def _progress_printer(mode: Progress, echo: Callable[[str], None]) -> Callable[[str], None] | None:
+    if mode == "quiet":
+        return None
+    if mode == "plain":
+        return echo
+    seen: set[str] = set()
+
+    def condensed(line: str) -> None:
+        # One line per build instruction as it starts, and every error.
+        match = engine.VERTEX_LINE.match(line)
+        if match and match.group(1) not in seen and "[internal]" not in line:
+            seen.add(match.group(1))
+            echo(f"  [{match.group(2)}] {match.group(3)}")
+        elif " ERROR: " in line or line.startswith("ERROR:"):
+            echo("  " + line)
+
+    return condensed
+

@@ -1,0 +1,70 @@
+"""Why a step's hash differs from the last one built: a diff of two hash manifests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Manifest = Mapping[str, Any]
+MAX_FILES = 10  # per tree; the rest is summarised
+
+
+def _tree_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    if old.get("digest") == new.get("digest"):
+        return []
+    old_files, new_files = old.get("files", {}), new.get("files", {})
+    changes = []
+    for path in sorted(set(old_files) | set(new_files)):
+        before, after = old_files.get(path), new_files.get(path)
+        if before == after:
+            continue
+        if before is None:
+            changes.append(f"{label}: added {path}")
+        elif after is None:
+            changes.append(f"{label}: removed {path}")
+        elif before.split(":")[1] != after.split(":")[1] and before.split(":")[2] == after.split(":")[2]:
+            changes.append(f"{label}: executable bit of {path}")
+        else:
+            changes.append(f"{label}: changed {path}")
+    if len(changes) > MAX_FILES:
+        changes = [*changes[:MAX_FILES], f"{label}: ... and {len(changes) - MAX_FILES} more"]
+    return changes
+
+
+def _map_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        if key not in new:
+            out.append(f"{label} {key} removed")
+        elif key not in old:
+            out.append(f"{label} {key} added")
+        elif old[key] != new[key]:
+            out.append(f"{label} {key} changed")
+    return out
+
+
+def reasons(previous: Manifest | None, current: Manifest) -> list[str]:
+    """Human-readable differences; empty when the manifests describe the same hash."""
+    if previous is None:
+        return ["never built here (no earlier manifest)"]
+    if previous.get("hash") == current.get("hash"):
+        return []
+    out: list[str] = []
+    if previous.get("version") != current.get("version"):
+        out.append("hash format changed")
+    if previous.get("dockerfile") != current.get("dockerfile"):
+        out.append("Dockerfile changed")
+    out += _tree_diff("context", previous.get("context", {}), current.get("context", {}))
+    old_maps, new_maps = previous.get("mappings", {}), current.get("mappings", {})
+    for name in sorted(set(old_maps) | set(new_maps)):
+        if name not in old_maps or name not in new_maps:
+            out.append(f"mapping {name} {'added' if name in new_maps else 'removed'}")
+        else:
+            out += _tree_diff(f"mapping {name}", old_maps[name], new_maps[name])
+    out += _map_diff("arg", previous.get("args", {}), current.get("args", {}))
+    if previous.get("platforms") != current.get("platforms"):
+        out.append(f"platforms {previous.get('platforms')} -> {current.get('platforms')}")
+    if previous.get("target") != current.get("target"):
+        out.append("Dockerfile target stage changed")
+    out += _map_diff("dependency", previous.get("depends", {}), current.get("depends", {}))
+    return out or ["inputs differ"]
