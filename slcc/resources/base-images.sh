@@ -15,6 +15,11 @@ DEBIAN_SUITE="${SLCC_DEBIAN_SUITE:-bookworm}"
 DEBIAN_MIRROR="${SLCC_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 FORCE="${SLCC_FORCE:-0}"
 
+CLEANUP=()
+cleanup() { local p; for p in "${CLEANUP[@]}"; do [ -n "$p" ] && rm -rf -- "$p"; done; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 log() { echo "base-images: $*"; }
 die() { echo "base-images: ERROR: $*" >&2; exit 1; }
 
@@ -60,7 +65,7 @@ make_busybox() {
     file_is_static "$bb" || die "$bb is not statically linked (install busybox-static)"
     local t0=$SECONDS ctx
     ctx=$(mktemp -d)
-    trap 'rm -rf "$ctx"' RETURN
+    CLEANUP+=("$ctx")
     cp "$bb" "$ctx/busybox"
     cat >"$ctx/Dockerfile" <<'EOF'
 FROM scratch
@@ -98,7 +103,7 @@ make_debian() {
     [ "$(id -u)" = 0 ] || die "debootstrap needs root"
     local t0=$SECONDS root
     root=$(mktemp -d /var/tmp/slcc-debootstrap.XXXXXX)
-    trap 'rm -rf "$root"' RETURN
+    CLEANUP+=("$root")
     log "debootstrap --variant=minbase $DEBIAN_SUITE from $DEBIAN_MIRROR (log: $root.log)"
     debootstrap --variant=minbase "$DEBIAN_SUITE" "$root" "$DEBIAN_MIRROR" >"$root.log" 2>&1 \
         || { tail -n 30 "$root.log" >&2; die "debootstrap failed; read $root.log"; }
@@ -107,8 +112,24 @@ make_debian() {
     rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
         "$root"/var/log/*.log "$root"/var/log/apt/* "$root"/tmp/* \
         "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
-    # Keep apt pointing at the plain-HTTP mirror (works from build containers here).
-    printf 'deb %s %s main\n' "$DEBIAN_MIRROR" "$DEBIAN_SUITE" >"$root/etc/apt/sources.list"
+    rm -rf "$root"/usr/share/locale/*
+    # Like the official -slim images: keep docs/man/locales out of later apt installs too.
+    cat >"$root/etc/dpkg/dpkg.cfg.d/slcc-slim" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+EOF
+    # apt over plain HTTP (works from build containers even behind a TLS-intercepting proxy).
+    {
+        printf 'deb %s %s main\n' "$DEBIAN_MIRROR" "$DEBIAN_SUITE"
+        printf 'deb %s %s-updates main\n' "$DEBIAN_MIRROR" "$DEBIAN_SUITE"
+        if [ "$DEBIAN_MIRROR" = http://deb.debian.org/debian ]; then
+            printf 'deb http://deb.debian.org/debian-security %s-security main\n' "$DEBIAN_SUITE"
+        fi
+    } >"$root/etc/apt/sources.list"
     local t1=$SECONDS
     tar --numeric-owner -C "$root" -c . \
         | docker import --change 'CMD ["bash"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
