@@ -22,8 +22,15 @@ group "default" {
   targets = ["release", "test"]
 }
 
+# No provenance attestations (buildx 0.13 adds one per image by default; slcc
+# turns them off too, so the benchmark compares like with like).
+target "_common" {
+  attest = ["type=provenance,disabled=true"]
+}
+
 target "_base" {
-  args = { BASE_IMAGE = BASE_IMAGE }
+  inherits = ["_common"]
+  args     = { BASE_IMAGE = BASE_IMAGE }
 }
 
 target "udfclient_deps" {
@@ -45,6 +52,7 @@ target "language_deps" {
 }
 
 target "build_run" {
+  inherits = ["_common"]
   context  = "flavors/python3/build_run"
   contexts = {
     udfclient_deps = "target:udfclient_deps"
@@ -54,6 +62,7 @@ target "build_run" {
 }
 
 target "wheels" {
+  inherits = ["_common"]
   context  = "flavors/python3/wheels"
   contexts = {
     build_deps = "target:build_deps"
@@ -63,6 +72,7 @@ target "wheels" {
 }
 
 target "flavor_base_deps" {
+  inherits = ["_common"]
   context  = "flavors/python3/flavor_base_deps"
   contexts = {
     language_deps = "target:language_deps"
@@ -72,16 +82,16 @@ target "flavor_base_deps" {
 }
 
 target "flavor_customization" {
+  inherits = ["_common"]
   context  = "flavors/python3/flavor_customization"
   contexts = {
     flavor_base_deps = "target:flavor_base_deps"
-    wheels           = "target:wheels"
   }
-  secret = ["id=ca,src=${CA_BUNDLE}"]
-  tags   = ["slcc-raw/python3:flavor_customization"]
+  tags = ["slcc-raw/python3:flavor_customization"]
 }
 
 target "release" {
+  inherits = ["_common"]
   context  = "flavors/python3/release"
   contexts = {
     flavor_customization = "target:flavor_customization"
@@ -91,6 +101,7 @@ target "release" {
 }
 
 target "test" {
+  inherits = ["_common"]
   context  = "flavors/python3/test"
   contexts = {
     release = "target:release"
