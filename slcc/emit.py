@@ -111,11 +111,12 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[Ste
         contexts[mapping] = _rel(flavor.mappings[mapping], root)
     cache_from, cache_to = _cache(settings, flavor.name, step.name)
     secret = [f"id=ca,{csv_field('src=' + str(settings.ca_bundle))}"] if settings.ca_bundle else None
-    return hcl.block(
+    # buildx 0.13 has no `description` attribute (0.16+), so it goes into a comment.
+    comment = f"# {step.name}: {' '.join(step.description.split())}\n" if step.description else ""
+    return comment + hcl.block(
         "target",
         names[(flavor.name, step.name)],
         [
-            ("description", step.description or None),
             ("context", _rel(step.context, root)),
             ("dockerfile", _rel(step.dockerfile, step.context)),
             ("target", step.target),

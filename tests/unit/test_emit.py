@@ -1,0 +1,82 @@
+"""Bake emission: golden output with hostile strings, determinism, names, partial files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from slcc.config import load_settings
+from slcc.emit import EmitRequest, emit_bake, target_names
+from slcc.errors import InputError
+from slcc.flavor import load_flavor
+from slcc.stephash import FlavorHasher
+from tests.helpers import DEMO_FILES, make_repo
+
+GOLDEN = Path(__file__).parent / "golden"
+HOSTILE_DIR = 'my "src" ${dir} %{x} ü'
+HOSTILE = {
+    "flavors/demo/flavor.toml": DEMO_FILES["flavors/demo/flavor.toml"]
+    .replace('src = "../../src"', 'src = \'../../my "src" ${dir} %{x} ü\'')
+    .replace("[mappings]", 'HOSTILE = "${HOME} %{if x} \\"q\\" back\\\\slash\\nnew line ☃"\n\n'
+             '[transparent_args]\nhttp_proxy = "http://proxy:3128/${x}"\n\n[mappings]')
+    .replace('description = "two steps and a mapping"', 'description = "hostile: ${x} \\"q\\""')
+    .replace("[steps.app]\n", '[steps.app]\ndescription = "uses %{x} and ${y}"\n'),
+    "flavors/demo/base/Dockerfile": "ARG BASE\nFROM ${BASE}\nARG HOSTILE\nCOPY hello.txt /hello.txt\n"
+    "RUN echo \"$HOSTILE\" > /hostile.txt\n",
+    f"{HOSTILE_DIR}/main.txt": "main\n",
+    "src/main.txt": None,
+}
+
+
+def emit(repo: Path, **kwargs: object) -> str:
+    settings = load_settings(repo, {"ca_bundle": "none"}, environ={})
+    flavor = load_flavor(repo, "demo")
+    hashes = {"demo": FlavorHasher(default_platform="linux/amd64").hash_flavor(flavor)}
+    return emit_bake(EmitRequest([flavor], hashes, settings, **kwargs))  # type: ignore[arg-type]
+
+
+def test_golden_with_hostile_strings(tmp_path: Path) -> None:
+    text = emit(make_repo(tmp_path / "repo", HOSTILE))
+    golden = GOLDEN / "hostile.hcl"
+    if os.environ.get("SLCC_UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_identical_inputs_give_identical_bytes_anywhere(tmp_path: Path) -> None:
+    one = emit(make_repo(tmp_path / "a", HOSTILE))
+    two = emit(make_repo(tmp_path / "b" / "elsewhere", HOSTILE))
+    assert one == two
+
+
+def test_fresh_dependencies_become_image_references(tmp_path: Path) -> None:
+    text = emit(make_repo(tmp_path / "repo"), only=frozenset({("demo", "app")}))
+    assert 'target "demo_base"' not in text
+    assert '"base" = "docker-image://slcc/demo:base-' in text
+    assert 'targets = ["demo_app"]' in text
+
+
+def test_registry_cache_and_ca_secret(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    bundle = tmp_path / "ca, with comma.pem"
+    bundle.write_text("x")
+    settings = load_settings(repo, {"repository": "127.0.0.1:5000/team", "ca_bundle": str(bundle)}, environ={})
+    flavor = load_flavor(repo, "demo")
+    text = emit_bake(EmitRequest([flavor], {"demo": FlavorHasher().hash_flavor(flavor)}, settings))
+    assert '"type=registry,ref=127.0.0.1:5000/team/demo:cache-app,mode=max"' in text
+    assert f'secret = ["id=ca,\\"src={bundle}\\""]' in text
+
+
+def test_target_name_collisions_are_errors(tmp_path: Path) -> None:
+    files = {
+        "flavors/a.b/flavor.toml": "[steps.c]\n",
+        "flavors/a.b/c/Dockerfile": "FROM scratch\n",
+        "flavors/a_b/flavor.toml": "[steps.c]\n",
+        "flavors/a_b/c/Dockerfile": "FROM scratch\n",
+    }
+    repo = make_repo(tmp_path / "repo", files)
+    flavors = [load_flavor(repo, "a.b"), load_flavor(repo, "a_b")]
+    with pytest.raises(InputError, match="collides"):
+        target_names(flavors)
