@@ -155,6 +155,9 @@ static PyTypeObject SlcContext_Type = {
 
 PyObject *slc_ctx_new(PyObject *columns, FILE *out)
 {
+    /* The type must be ready even if the script never imports slc. */
+    if (PyType_Ready(&SlcContext_Type) < 0)
+        return NULL;
     SlcContext *self = PyObject_New(SlcContext, &SlcContext_Type);
     if (!self)
         return NULL;

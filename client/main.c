@@ -52,9 +52,11 @@ static void fail_python(const char *what)
 
 static PyObject *parse_columns(const char *csv)
 {
+    if (!csv)
+        return PyTuple_New(0);
     PyObject *list = PyList_New(0);
-    if (!list || !csv)
-        return list ? PyList_AsTuple(list) : NULL;
+    if (!list)
+        return NULL;
     const char *p = csv;
     for (;;) {
         const char *end = strchr(p, ',');
