@@ -176,7 +176,7 @@ def _literal_prefix(p: str) -> str | None:
 class IgnoreMatcher:
     """Compiled ``.dockerignore`` patterns; immutable and safe to share."""
 
-    __slots__ = ("_any", "_exclusions", "_matchers", "_patterns", "_prefixes")
+    __slots__ = ("_any", "_exclusions", "_matchers", "_patterns", "_prefixes", "_union", "_zero")
 
     def __init__(self, patterns: Iterable[str] = (), *, source: Path | str | None = None) -> None:
         """Compile already-read patterns (``!`` prefix for exceptions), as patternmatcher.New."""
@@ -203,10 +203,12 @@ class IgnoreMatcher:
         self._matchers = tuple(matchers)
         self._prefixes = tuple(prefixes)
         self._exclusions = any(excl for excl, _ in matchers)
-        # Without exceptions a path is ignored when any pattern matches it or a parent: one regex.
-        self._any = None
-        if matchers and not self._exclusions:
-            self._any = re.compile("|".join(f"(?:{_pattern_regex(t)})" for t in texts)).match
+        # Most paths match no pattern: one regex over all of them answers that in one call.
+        bodies = [t.removeprefix("!") for t in texts]
+        self._union = re.compile("|".join(f"(?:{_pattern_regex(b)})" for b in bodies)).match
+        self._zero: MatchState = (False,) * len(matchers)
+        # Without exceptions a path is ignored when any pattern matches it or a parent.
+        self._any = self._union if matchers and not self._exclusions else None
 
     @classmethod
     def from_lines(cls, lines: Iterable[str], *, source: Path | str | None = None) -> IgnoreMatcher:
@@ -250,6 +252,8 @@ class IgnoreMatcher:
         if self._any is not None:
             ignored = bool(parent and parent[0]) or self._any(relpath) is not None
             return ignored, (ignored,)
+        if (parent is None or parent is self._zero) and self._union(relpath) is None:
+            return False, self._zero
         matched = False
         state = []
         for i, (exclusion, pattern_match) in enumerate(self._matchers):
@@ -263,7 +267,7 @@ class IgnoreMatcher:
             state.append(hit)
             if hit:
                 matched = not exclusion
-        return matched, tuple(state)
+        return matched, tuple(state) if any(state) else self._zero
 
     def _state(self, relpath: str) -> tuple[bool, MatchState | None]:
         ignored, state = False, None

@@ -48,7 +48,9 @@ EntryKind = Literal["file", "dir", "symlink"]
 
 FORMAT_TAG = b"slcc-tree-v1\0"
 CHUNK = 1 << 20
+BIG_CHUNK = 4 << 20
 
+_S_IFMT = 0o170000
 _KIND_BYTE = {"file": b"f", "dir": b"d", "symlink": b"l"}
 
 
@@ -69,12 +71,13 @@ class TreeDigest:
 
 
 def hash_file(path: str | os.PathLike[str]) -> str:
-    """BLAKE3 hex digest of a regular file's content, read in 1 MiB chunks.
+    """BLAKE3 hex digest of a regular file's content.
 
-    Measured on 2 cores (tests/benchmarks/bench_hashing.py): a plain read loop into one
-    reused buffer runs at single-thread BLAKE3 speed (~2.3 GB/s from the page cache);
-    mmap and ``max_threads=AUTO`` on chunks were slower (page faults, thread hand-offs),
-    and mmap would turn a file truncated mid-read into SIGBUS.
+    Files under 1 MiB take one read. Bigger ones stream in 4 MiB chunks into one reused
+    buffer, hashed with ``max_threads=AUTO``: 4 MiB per update gives BLAKE3's thread pool
+    enough to split, 1 MiB did not. mmap was no faster here (2-core VM, page faults) and
+    turns a file truncated while we read it into SIGBUS, which watch mode must survive.
+    Figures: tests/benchmarks/bench_hashing.py.
     """
     # O_NONBLOCK: a FIFO swapped in after the listing must not block the open.
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
@@ -84,8 +87,8 @@ def hash_file(path: str | os.PathLike[str]) -> str:
             raise InputError("not a regular file", os.fsdecode(path))
         if st.st_size < CHUNK:
             return _hash_small(fd, st.st_size)
-        hasher = blake3.blake3()
-        buf = bytearray(CHUNK)
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        buf = bytearray(BIG_CHUNK)
         view = memoryview(buf)
         while n := os.readv(fd, (buf,)):
             hasher.update(view[:n])
@@ -159,23 +162,30 @@ class _Walker:
             raise InputError(f"cannot list directory: {exc.strerror}", absdir) from None
         ignore, exclude, append = self.ignore, self.exclude, self.entries.append
         added = False
+        child_state: MatchState | None = state
         for d in listing:
             rel = prefix + d.name
             if exclude is not None and exclude(rel):
                 continue
-            ignored, child_state = False, state
-            if ignore is not None:
-                ignored, child_state = ignore.match(rel, state)
             try:
-                if d.is_dir(follow_symlinks=False):
-                    added = self._visit_dir(d.path, rel, ignored, child_state) or added
-                elif ignored:
-                    continue
-                elif d.is_symlink():
+                if ignore is not None:
+                    ignored, child_state = ignore.match(rel, state)
+                    if ignored:
+                        if d.is_dir(follow_symlinks=False):
+                            added = self._visit_ignored_dir(d.path, rel, child_state) or added
+                        continue
+                # One lstat answers the kind, the exec bit and the cache key.
+                st = d.stat(follow_symlinks=False)
+                fmt = st.st_mode & _S_IFMT
+                if fmt == stat.S_IFREG:
+                    added = self._visit_file(d.path, rel, st) or added
+                elif fmt == stat.S_IFDIR:
+                    append(TreeEntry(rel, "dir", False, ""))
+                    self.walk(d.path, rel + "/", child_state)
+                    added = True
+                elif fmt == stat.S_IFLNK:
                     append(TreeEntry(rel, "symlink", False, os.readlink(d.path)))
                     added = True
-                elif d.is_file(follow_symlinks=False):
-                    added = self._visit_file(d.path, rel, d.stat(follow_symlinks=False)) or added
                 # else: socket, FIFO or device, which a build context does not carry
             except FileNotFoundError:
                 continue  # deleted while we walked
@@ -183,11 +193,7 @@ class _Walker:
                 raise InputError(f"cannot read: {exc.strerror}", d.path) from None
         return added
 
-    def _visit_dir(self, absdir: str, rel: str, ignored: bool, state: MatchState | None) -> bool:
-        if not ignored:
-            self.entries.append(TreeEntry(rel, "dir", False, ""))
-            self.walk(absdir, rel + "/", state)
-            return True
+    def _visit_ignored_dir(self, absdir: str, rel: str, state: MatchState | None) -> bool:
         if not (self.ignore and self.ignore.may_reinclude_below_state(rel, state)):
             return False
         at = len(self.entries)

@@ -23,7 +23,7 @@ from slcc import statcache, treehash
 from slcc.dockerignore import IgnoreMatcher
 from slcc.errors import InputError
 from slcc.statcache import StatCache
-from slcc.treehash import CHUNK, TreeEntry, encode_entries, hash_file, hash_path, hash_tree
+from slcc.treehash import BIG_CHUNK, CHUNK, TreeEntry, encode_entries, hash_file, hash_path, hash_tree
 
 # --------------------------------------------------------------------------------- tree model
 
@@ -263,7 +263,7 @@ def test_empty_tree(tmp_path: Path) -> None:
     assert tree.digest == blake3.blake3(treehash.FORMAT_TAG).hexdigest()
 
 
-@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5])
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * BIG_CHUNK + 5])
 def test_hash_file_matches_blake3(tmp_path: Path, size: int) -> None:
     data = os.urandom(size)
     (tmp_path / "f").write_bytes(data)
