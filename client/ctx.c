@@ -21,7 +21,6 @@ typedef struct {
     PyObject *index;    /* dict: column name -> position */
     FILE *out;
     unsigned long row_number;
-    unsigned long emitted;
 } SlcContext;
 
 static PyObject *current_row(SlcContext *self)
@@ -101,7 +100,6 @@ static PyObject *ctx_emit(PyObject *op, PyObject *args)
     }
     if (slc_write_row(self->out, args) < 0)
         return NULL;
-    self->emitted++;
     Py_RETURN_NONE;
 }
 
@@ -166,7 +164,6 @@ PyObject *slc_ctx_new(PyObject *columns, FILE *out)
     self->index = PyDict_New();
     self->out = out;
     self->row_number = 0;
-    self->emitted = 0;
     if (!self->index)
         goto fail;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(columns); i++) {
@@ -188,11 +185,6 @@ void slc_ctx_set_row(PyObject *op, PyObject *row, unsigned long number)
     Py_XINCREF(row);
     Py_XSETREF(self->row, row);
     self->row_number = number;
-}
-
-unsigned long slc_ctx_emitted(PyObject *op)
-{
-    return ((SlcContext *)op)->emitted;
 }
 
 static struct PyModuleDef slc_module = {

@@ -50,6 +50,5 @@ PyObject *slc_module_init(void);
 PyObject *slc_ctx_new(PyObject *columns, FILE *out);
 /* Make row (a tuple, borrowed) the current row; NULL means "no current row". */
 void slc_ctx_set_row(PyObject *ctx, PyObject *row, unsigned long number);
-unsigned long slc_ctx_emitted(PyObject *ctx);
 
 #endif /* SLCCLIENT_H */
