@@ -12,7 +12,7 @@ from typing import Any, Literal
 from slcc import emit, engine, explain
 from slcc.atomic import write_text_atomic
 from slcc.errors import SlccError
-from slcc.plan import Plan, PlannedStep, forced_steps, make_plan
+from slcc.plan import Plan, PlannedStep, StepKey, forced_steps, make_plan
 from slcc.project import Hashes, Project
 from slcc.state import State
 
@@ -78,8 +78,15 @@ class BuildFailed(SlccError):
         super().__init__(report.error or "build failed")
 
 
-def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], None]) -> tuple[Plan, Hashes, bool]:
-    """Hashes and the plan; the bool says whether the registry answered."""
+@dataclass(frozen=True)
+class PlannedBuild:
+    plan: Plan
+    hashes: Hashes
+    registry_ok: bool  # False when no registry is configured or it did not answer
+
+
+def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], None]) -> PlannedBuild:
+    """Hash every step and decide what is stale, asking the local store and the registry."""
     hashes = project.hash_all()
     goals = project.goals(options.goals)
     settings = project.settings
@@ -101,7 +108,7 @@ def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], No
             warn(f"{exc}; building without it (local cache, no push)")
             registry_ok = False
     plan = make_plan(project.flavors, hashes, goals, settings.repository, local, registry, forced)
-    return plan, hashes, registry_ok
+    return PlannedBuild(plan, hashes, registry_ok)
 
 
 def _why(state: State, planned: PlannedStep) -> list[str]:
@@ -112,6 +119,7 @@ def _why(state: State, planned: PlannedStep) -> list[str]:
 
 def build(project: Project, options: BuildOptions, warn: Callable[[str], None],
           echo: Callable[[str], None]) -> BuildReport:
+    """Build the stale steps the goals need; raises BuildFailed (with the report) on failure."""
     start = time.monotonic()
     warnings: list[str] = []
 
@@ -119,7 +127,8 @@ def build(project: Project, options: BuildOptions, warn: Callable[[str], None],
         warnings.append(message)
         warn(message)
 
-    plan, hashes, registry_ok = plan_build(project, options, warn_and_keep)
+    planned = plan_build(project, options, warn_and_keep)
+    plan = planned.plan
     state = State(project.settings.state_dir)
     results = {
         s.key: StepResult(s.flavor, s.step, s.status if s.status != "stale" else "not-built", s.tag,
@@ -127,18 +136,30 @@ def build(project: Project, options: BuildOptions, warn: Callable[[str], None],
         for s in plan.steps
     }
     report = BuildReport(ok=True, steps=list(results.values()), seconds=0.0, baked=False, warnings=warnings)
-    if options.push and registry_ok:
+    if options.push and planned.registry_ok:
         _push_fresh(plan, echo)
     if options.load:
+        goals = project.goals(options.goals)
         for s in plan.steps:
-            if s.status == "fresh-registry" and s.step in project.goals(options.goals).get(s.flavor, ()):
+            if s.status == "fresh-registry" and s.step in goals.get(s.flavor, ()):
                 echo(f"pulling {s.tag}")
                 engine.pull(s.tag)
+    outcome = None
     if plan.stale:
-        _bake(project, plan, hashes, options, registry_ok, state, results, report, echo)
+        report.run_dir = state.new_run()
+        report.log = report.run_dir / "build.log"
+        report.baked = True
+        outcome = _run_bake(project, planned, options, report.run_dir, echo)
+        _record(project, plan, outcome, state, results)
+        if outcome.returncode != 0:
+            report.ok = False
+            names = emit.target_names(project.flavors)
+            report.error = _failure_message(outcome, {names[k]: k for k in plan.stale}, report.log)
     report.seconds = round(time.monotonic() - start, 2)
     if report.run_dir:
         write_text_atomic(report.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n")
+    if outcome is not None and outcome.interrupted:
+        raise KeyboardInterrupt
     if not report.ok:
         raise BuildFailed(report)
     return report
@@ -154,46 +175,47 @@ def _push_fresh(plan: Plan, echo: Callable[[str], None]) -> None:
             engine.push(tag)
 
 
-def _bake(project: Project, plan: Plan, hashes: Hashes, options: BuildOptions, registry_ok: bool,
-          state: State, results: dict[tuple[str, str], StepResult], report: BuildReport,
-          echo: Callable[[str], None]) -> None:
+def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, run_dir: Path,
+              echo: Callable[[str], None]) -> engine.BakeOutcome:
+    """Emit a bake file for exactly the stale steps and run it."""
     settings = project.settings
-    if not registry_ok and settings.cache_backend == "registry":
+    if not planned.registry_ok and settings.cache_backend == "registry":
         settings = replace(settings, cache_backend="local")
-    run_dir = state.new_run()
+    plan = planned.plan
     bake_file = run_dir / "bake.hcl"
-    names = emit.target_names(project.flavors)
     write_text_atomic(bake_file, emit.emit_bake(emit.EmitRequest(
-        project.flavors, hashes, settings, only=plan.stale, revision=project.revision())))
-    targets = [names[k] for k in (s.key for s in plan.steps) if k in plan.stale]
-    by_target = {names[k]: k for k in plan.stale}
+        project.flavors, planned.hashes, settings, only=plan.stale, revision=project.revision())))
+    names = emit.target_names(project.flavors)
+    targets = [names[s.key] for s in plan.steps if s.key in plan.stale]
     command = engine.bake_command(bake_file, targets, builder=settings.builder,
-                                  push=options.push and registry_ok, no_cache=options.no_cache)
+                                  push=options.push and planned.registry_ok, no_cache=options.no_cache)
     echo(f"building {len(targets)} step(s): {', '.join(f'{f}/{s}' for f, s in sorted(plan.stale))}")
-    log = run_dir / "build.log"
-    outcome = engine.run_bake(command, targets, settings.repo_root, log, on_line=_progress_printer(options.progress, echo))
-    report.baked, report.run_dir, report.log = True, run_dir, log
+    printer = _progress_printer(options.progress, echo)
+    return engine.run_bake(command, targets, settings.repo_root, run_dir / "build.log", on_line=printer)
+
+
+def _record(project: Project, plan: Plan, outcome: engine.BakeOutcome, state: State,
+            results: dict[StepKey, StepResult]) -> None:
+    """Set each stale step's result, and keep the manifest of every image that was built."""
+    names = emit.target_names(project.flavors)
     built = set(plan.stale)
     if outcome.returncode != 0:
         # Only tags decide freshness: ask which images the failed run still produced.
-        present = engine.local_tags(f"{settings.repository}/{f.name}" for f in project.flavors)
+        present = engine.local_tags(f"{project.settings.repository}/{f.name}" for f in project.flavors)
         built = {k for k in plan.stale if plan.get(k).tag in present}
-    failed_targets = {t for t, _, _ in outcome.failures}
+    failures: dict[str, tuple[str, str]] = {}
+    for target, instruction, error in outcome.failures:
+        if "cancel" not in error.lower():  # steps cancelled by another's failure stay "not-built"
+            failures.setdefault(target, (instruction, error))
     for key in plan.stale:
         result = results[key]
         result.seconds = outcome.durations.get(names[key], 0.0)
         if key in built:
             result.status = "built"
             state.save_manifest(plan.get(key).hash.manifest())
-        elif names[key] in failed_targets:
+        elif names[key] in failures:
             result.status = "failed"
-            _, instruction, error = next(f for f in outcome.failures if f[0] == names[key])
-            result.error = f"{instruction}: {error}"
-    if outcome.interrupted:
-        raise KeyboardInterrupt
-    if outcome.returncode != 0:
-        report.ok = False
-        report.error = _failure_message(outcome, by_target, log)
+            result.error = "{}: {}".format(*failures[names[key]])
 
 
 def _failure_message(outcome: engine.BakeOutcome, by_target: dict[str, tuple[str, str]], log: Path) -> str:

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 import click
 
 from slcc import __version__, emit, explain, render
-from slcc.build import BuildFailed, BuildOptions, BuildReport, build, plan_build
 from slcc.atomic import write_text_atomic
+from slcc.build import BuildFailed, BuildOptions, BuildReport, build, plan_build
 from slcc.errors import SlccError
 from slcc.project import Project, open_project
 from slcc.state import State
@@ -31,9 +31,9 @@ def warn(message: str) -> None:
 class SlccGroup(click.Group):
     """Turns slcc's errors into one line and an exit code."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
@@ -233,7 +233,7 @@ def explain_cmd(flavor: str | None, steps: tuple[str, ...], goals: tuple[str, ..
     Also available as `slcc plan`.
     """
     project = load_project(kwargs, [flavor] if flavor else [])
-    plan, _, _ = plan_build(project, BuildOptions(goals=goals or steps), warn)
+    plan = plan_build(project, BuildOptions(goals=goals or steps), warn).plan
     state = State(project.settings.state_dir)
     rows = []
     for s in plan.steps:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal
 
 from slcc import tomlfile
 from slcc.errors import InputError
@@ -124,4 +124,4 @@ def load_settings(
         raise InputError(f"unknown cache backend {cache_value!r} (one of: {', '.join(CACHE_BACKENDS)})", where)
     if cache_value == "registry" and not settings.registry_host:
         raise InputError(f"cache backend 'registry' needs a registry in the repository, not {repository!r}", where)
-    return replace(settings, cache_backend=cast(CacheBackend, cache_value))
+    return replace(settings, cache_backend=cache_value)

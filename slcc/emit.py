@@ -61,7 +61,8 @@ def _cache(settings: Settings, flavor: str, step: str) -> tuple[list[str] | None
         return [f"type=registry,{ref}"], [f"type=registry,{ref},mode=max"]
     if backend == "local":
         directory = _rel(local_cache_dir(settings, flavor, step), settings.repo_root)
-        return [f"type=local,{csv_field('src=' + directory)}"], [f"type=local,{csv_field('dest=' + directory)},mode=max"]
+        src, dest = csv_field("src=" + directory), csv_field("dest=" + directory)
+        return [f"type=local,{src}"], [f"type=local,{dest},mode=max"]
     if backend == "inline":
         return None, ["type=inline"]
     return None, None

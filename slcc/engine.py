@@ -104,8 +104,8 @@ def local_tags(repositories: Iterable[str]) -> set[str]:
     except ConnectionRefusedError:
         raise EngineError(f"cannot reach the Docker daemon at {docker_socket()} (refused); {ENGINE_HINT}") from None
     except OSError:
-        lines = _cli(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", *(f"--filter=reference={r}" for r in repos)])
-        return set(lines.split())
+        filters = [f"--filter=reference={r}" for r in repos]
+        return set(_cli(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", *filters]).split())
     tags: set[str] = set()
     for image in images if isinstance(images, list) else []:
         tags.update(image.get("RepoTags") or [])
@@ -262,9 +262,9 @@ def run_bake(
     assert proc.stdout is not None
     with log_path.open("w", encoding="utf-8") as log:
         try:
-            for line in proc.stdout:
-                log.write(line)
-                line = line.rstrip("\n")
+            for raw in proc.stdout:
+                log.write(raw)
+                line = raw.rstrip("\n")
                 parser.feed(line, time.monotonic())
                 if on_line:
                     on_line(line)

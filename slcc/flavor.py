@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +71,25 @@ def load_flavor(repo_root: Path, name: str, warn: Warn | None = None) -> Flavor:
     return _build(data, repo_root, directory, flavor_name, toml_path, warn)
 
 
+@dataclass(frozen=True)
+class _FlavorFile:
+    """What every step of one flavor.toml is checked against."""
+
+    name: str
+    directory: Path
+    repo_root: Path
+    src: Path  # the flavor.toml, named in every error
+    step_names: frozenset[str]
+    mappings: dict[str, Path]
+    args: dict[str, str]
+    transparent_args: dict[str, str]
+    warn: Warn
+
+
 def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, src: Path, warn: Warn) -> Flavor:
     tomlfile.check_keys(data, _FLAVOR_KEYS, "", src)
     header = tomlfile.table(data.get("flavor"), "[flavor]", src)
     tomlfile.check_keys(header, _HEADER_KEYS, "in [flavor]: ", src)
-    flavor_args = _args(data.get("args"), "[args]", src)
-    flavor_transparent = _args(data.get("transparent_args"), "[transparent_args]", src)
     mappings: dict[str, Path] = {}
     for key, value in tomlfile.table(data.get("mappings"), "[mappings]", src).items():
         path = directory / tomlfile.string(value, f"[mappings].{key}", src)
@@ -90,12 +104,18 @@ def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, sr
         if step_name in mappings:
             raise InputError(f"{step_name!r} is both a step and a mapping", src)
 
-    steps: dict[str, Step] = {}
-    for step_name, raw in raw_steps.items():
-        steps[step_name] = _step(
-            step_name, tomlfile.table(raw, f"[steps.{step_name}]", src), name, directory, repo_root,
-            src, raw_steps, mappings, flavor_args, flavor_transparent, warn,
-        )
+    file = _FlavorFile(
+        name=name,
+        directory=directory,
+        repo_root=repo_root,
+        src=src,
+        step_names=frozenset(raw_steps),
+        mappings=mappings,
+        args=_args(data.get("args"), "[args]", src),
+        transparent_args=_args(data.get("transparent_args"), "[transparent_args]", src),
+        warn=warn,
+    )
+    steps = {n: _step(file, n, tomlfile.table(raw, f"[steps.{n}]", src)) for n, raw in raw_steps.items()}
     try:
         order = topological_order({s.name: s.depends for s in steps.values()})
     except CycleError as exc:
@@ -128,52 +148,48 @@ def _args(value: Any, where: str, src: Path) -> dict[str, str]:
     return args
 
 
-def _step(
-    name: str, raw: dict[str, Any], flavor: str, directory: Path, repo_root: Path, src: Path,
-    all_steps: dict[str, Any], mappings: dict[str, Path], flavor_args: dict[str, str],
-    flavor_transparent: dict[str, str], warn: Warn,
-) -> Step:
-    where = f"[steps.{name}]"
+def _step(file: _FlavorFile, name: str, raw: dict[str, Any]) -> Step:
+    where, src = f"[steps.{name}]", file.src
     tomlfile.check_keys(raw, _STEP_KEYS, f"in {where}: ", src)
-    depends = tomlfile.string_list(raw.get("depends"), f"{where}.depends", src)
-    for dep in depends:
+    depends = set(tomlfile.string_list(raw.get("depends"), f"{where}.depends", src))
+    for dep in sorted(depends):
         if dep == name:
             raise InputError(f"step {name!r} depends on itself", src)
-        if dep not in all_steps:
+        if dep not in file.step_names:
             raise InputError(f"step {name!r} depends on unknown step {dep!r}", src)
-    used_mappings = tomlfile.string_list(raw.get("mappings"), f"{where}.mappings", src)
-    for mapping in used_mappings:
-        if mapping not in mappings:
-            raise InputError(f"step {name!r} uses unknown mapping {mapping!r} (declare it in [mappings])", src)
+    used_mappings = set(tomlfile.string_list(raw.get("mappings"), f"{where}.mappings", src))
+    unknown = sorted(used_mappings - set(file.mappings))
+    if unknown:
+        raise InputError(f"step {name!r} uses unknown mapping {unknown[0]!r} (declare it in [mappings])", src)
 
     context_rel = tomlfile.string(raw.get("context", name), f"{where}.context", src)
-    context = _inside(directory / context_rel, repo_root, f"context of step {name!r}", src)
+    context = _inside(file.directory / context_rel, file.repo_root, f"context of step {name!r}", src)
     if not context.is_dir():
         raise InputError(f"context of step {name!r} is not a directory: {context}", src)
     dockerfile_rel = tomlfile.string(raw.get("dockerfile", "Dockerfile"), f"{where}.dockerfile", src)
-    dockerfile_path = _inside(context / dockerfile_rel, repo_root, f"Dockerfile of step {name!r}", src)
+    dockerfile_path = _inside(context / dockerfile_rel, file.repo_root, f"Dockerfile of step {name!r}", src)
 
-    step_args = {**flavor_args, **_args(raw.get("args"), f"{where}.args", src)}
-    transparent = {**flavor_transparent, **_args(raw.get("transparent_args"), f"{where}.transparent_args", src)}
+    own_args = _args(raw.get("args"), f"{where}.args", src)
+    step_args = {**file.args, **own_args}
+    transparent = {**file.transparent_args, **_args(raw.get("transparent_args"), f"{where}.transparent_args", src)}
     both = sorted(set(step_args) & set(transparent))
     if both:
         raise InputError(f"arg {both[0]!r} of step {name!r} is both image-changing and transparent", src)
     info = dockerfile.parse(dockerfile_path, step_args)
-    _check_references(name, info, set(depends), set(used_mappings), set(all_steps), set(mappings), dockerfile_path)
-    for unused in sorted(set(depends) - {r.name for r in info.references}):
-        warn(f"{dockerfile_path}: step {name!r} declares dependency {unused!r} but never uses it")
-    for key in sorted(_args(raw.get("args"), where, src)):
-        if key not in info.declared_args:
-            warn(f"{dockerfile_path}: arg {key!r} of step {name!r} is not declared with ARG; it has no effect")
+    _check_references(file, name, info, depends, used_mappings, dockerfile_path)
+    for unused in sorted(depends - {r.name for r in info.references}):
+        file.warn(f"{dockerfile_path}: step {name!r} declares dependency {unused!r} but never uses it")
+    for key in sorted(set(own_args) - info.declared_args):
+        file.warn(f"{dockerfile_path}: arg {key!r} of step {name!r} is not declared with ARG; it has no effect")
 
     target = raw.get("target")
     return Step(
         name=name,
-        flavor=flavor,
+        flavor=file.name,
         context=context,
         dockerfile=dockerfile_path,
-        depends=tuple(sorted(set(depends))),
-        mappings=tuple(sorted(set(used_mappings))),
+        depends=tuple(sorted(depends)),
+        mappings=tuple(sorted(used_mappings)),
         # Only declared ARGs can change the image; hashing the rest would rebuild for nothing.
         args={k: v for k, v in sorted(step_args.items()) if k in info.declared_args},
         transparent_args=dict(sorted(transparent.items())),
@@ -183,21 +199,14 @@ def _step(
 
 
 def _check_references(
-    step: str, info: dockerfile.DockerfileInfo, depends: set[str], used_mappings: set[str],
-    all_steps: set[str], all_mappings: set[str], path: Path,
+    file: _FlavorFile, step: str, info: dockerfile.DockerfileInfo, depends: set[str], used_mappings: set[str],
+    path: Path,
 ) -> None:
     for ref in info.references:
+        what = f"line {ref.line}: {ref.instruction} names"
         if ref.name == step:
-            raise InputError(f"line {ref.line}: {ref.instruction} names the step itself ({ref.name!r})", path)
-        if ref.name in all_steps and ref.name not in depends:
-            raise InputError(
-                f"line {ref.line}: {ref.instruction} names step {ref.name!r}, "
-                f"which step {step!r} does not declare in depends",
-                path,
-            )
-        if ref.name in all_mappings and ref.name not in used_mappings:
-            raise InputError(
-                f"line {ref.line}: {ref.instruction} names mapping {ref.name!r}, "
-                f"which step {step!r} does not declare in mappings",
-                path,
-            )
+            raise InputError(f"{what} the step itself ({ref.name!r})", path)
+        if ref.name in file.step_names and ref.name not in depends:
+            raise InputError(f"{what} step {ref.name!r}, which step {step!r} does not declare in depends", path)
+        if ref.name in file.mappings and ref.name not in used_mappings:
+            raise InputError(f"{what} mapping {ref.name!r}, which step {step!r} does not declare in mappings", path)

@@ -60,7 +60,8 @@ def graph(flavors: Sequence[Flavor], fmt: str, hashes: Mapping[str, Mapping[str,
             lines.append(f"  subgraph {ident}[{f.name}]")
             lines += [f"    {ident}__{m}[/{m}/]" for m in f.mappings]
             for s in f.steps.values():
-                lines.append(f"    {ident}__{s.name}(({s.name}))" if s.name in f.goals else f"    {ident}__{s.name}[{s.name}]")
+                shape = f"(({s.name}))" if s.name in f.goals else f"[{s.name}]"
+                lines.append(f"    {ident}__{s.name}{shape}")
             for a, b, kind in _edges(f):
                 lines.append(f"    {ident}__{a} {'-.->' if kind == 'mapping' else '-->'} {ident}__{b}")
             lines.append("  end")

@@ -6,6 +6,7 @@ so a crash or a deleted .slcc/ can cost an explanation or a log, never a wrong b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -59,7 +60,5 @@ class State:
         for run in old:
             for child in run.iterdir():
                 child.unlink(missing_ok=True)
-            try:
+            with contextlib.suppress(OSError):  # another slcc may still be writing there
                 run.rmdir()
-            except OSError:
-                pass  # another slcc is still writing there
