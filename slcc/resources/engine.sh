@@ -13,15 +13,17 @@
 # Idempotent; run as root on Debian/Ubuntu. Environment overrides:
 #   SLCC_REGISTRY_ADDR   (default 127.0.0.1:5000)   must be a loopback address
 #   SLCC_ENGINE_TIMEOUT  (default 60)               seconds to wait for each daemon
+#   SLCC_ENGINE_RUN_DIR, SLCC_ENGINE_LOG_DIR, SLCC_ENGINE_CONFIG_DIR, SLCC_REGISTRY_STORAGE
+#                        pid files, logs, registry config and storage (defaults below)
 set -euo pipefail
 
 ACTION="${1:-up}"
 REGISTRY_ADDR="${SLCC_REGISTRY_ADDR:-127.0.0.1:5000}"
 TIMEOUT="${SLCC_ENGINE_TIMEOUT:-60}"
-RUN_DIR=/run/slcc-engine
-LOG_DIR=/var/log/slcc-engine
-REGISTRY_DIR=/var/lib/slcc-registry
-REGISTRY_CONFIG=/etc/slcc-engine/registry.yml
+RUN_DIR="${SLCC_ENGINE_RUN_DIR:-/run/slcc-engine}"
+LOG_DIR="${SLCC_ENGINE_LOG_DIR:-/var/log/slcc-engine}"
+REGISTRY_DIR="${SLCC_REGISTRY_STORAGE:-/var/lib/slcc-registry}"
+REGISTRY_CONFIG="${SLCC_ENGINE_CONFIG_DIR:-/etc/slcc-engine}/registry.yml"
 DAEMON_JSON=/etc/docker/daemon.json
 CONTAINERD_SOCK=/run/containerd/containerd.sock
 TRIXIE_SOURCES=/etc/apt/sources.list.d/slcc-trixie.sources
@@ -343,6 +345,6 @@ case "$ACTION" in
     up) cmd_up ;;
     status) cmd_status ;;
     down) cmd_down ;;
-    -h|--help|help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|help) sed -n "2,17p" "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown action '$ACTION' (use up, status or down)" ;;
 esac
