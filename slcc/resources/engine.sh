@@ -14,7 +14,8 @@
 #   SLCC_REGISTRY_ADDR   (default 127.0.0.1:5000)   must be a loopback address
 #   SLCC_ENGINE_TIMEOUT  (default 60)               seconds to wait for each daemon
 #   SLCC_ENGINE_RUN_DIR, SLCC_ENGINE_LOG_DIR, SLCC_ENGINE_CONFIG_DIR, SLCC_REGISTRY_STORAGE
-#                        pid files, logs, registry config and storage (defaults below)
+#                        defaults: /run/slcc-engine, /var/log/slcc-engine, /etc/slcc-engine,
+#                        /var/lib/slcc-registry
 set -euo pipefail
 
 ACTION="${1:-up}"
@@ -345,6 +346,6 @@ case "$ACTION" in
     up) cmd_up ;;
     status) cmd_status ;;
     down) cmd_down ;;
-    -h|--help|help) sed -n "2,17p" "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|help) sed -n "2,18p" "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown action '$ACTION' (use up, status or down)" ;;
 esac
