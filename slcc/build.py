@@ -203,26 +203,23 @@ def _record(project: Project, plan: Plan, outcome: engine.BakeOutcome, state: St
         # Only tags decide freshness: ask which images the failed run still produced.
         present = engine.local_tags(f"{project.settings.repository}/{f.name}" for f in project.flavors)
         built = {k for k in plan.stale if plan.get(k).tag in present}
-    failures: dict[str, tuple[str, str]] = {}
-    for target, instruction, error in outcome.failures:
-        if "cancel" not in error.lower():  # steps cancelled by another's failure stay "not-built"
-            failures.setdefault(target, (instruction, error))
+    fatal = engine.fatal_failure(outcome)
     for key in plan.stale:
         result = results[key]
         result.seconds = outcome.durations.get(names[key], 0.0)
         if key in built:
             result.status = "built"
             state.save_manifest(plan.get(key).hash.manifest())
-        elif names[key] in failures:
+        elif fatal and names[key] == fatal[0]:  # steps cancelled by that failure stay "not-built"
             result.status = "failed"
-            result.error = "{}: {}".format(*failures[names[key]])
+            result.error = f"{fatal[1]}: {fatal[2]}"
 
 
 def _failure_message(outcome: engine.BakeOutcome, by_target: dict[str, tuple[str, str]], log: Path) -> str:
-    for target, instruction, error in outcome.failures:
-        if target in by_target and "CANCELED" not in error:
-            flavor, step = by_target[target]
-            return f"step {flavor}/{step} failed at `{instruction}`: {error} (full log: {log})"
+    fatal = engine.fatal_failure(outcome)
+    if fatal and fatal[0] in by_target:
+        (flavor, step), instruction, error = by_target[fatal[0]], fatal[1], fatal[2]
+        return f"step {flavor}/{step} failed at `{instruction}`: {error} (full log: {log})"
     detail = outcome.error_lines[-1] if outcome.error_lines else f"docker buildx bake exited {outcome.returncode}"
     return f"{detail} (full log: {log})"
 
@@ -240,7 +237,7 @@ def _progress_printer(mode: Progress, echo: Callable[[str], None]) -> Callable[[
         if match and match.group(1) not in seen and "[internal]" not in line:
             seen.add(match.group(1))
             echo(f"  [{match.group(2)}] {match.group(3)}")
-        elif " ERROR: " in line or line.startswith("ERROR:"):
+        elif line.startswith("ERROR:") or (engine.VERTEX_ERROR.match(line) and "cache import" not in line):
             echo("  " + line)
 
     return condensed

@@ -108,8 +108,8 @@ def emit_bake_cmd(flavors: tuple[str, ...], output: Path | None, **kwargs: Any) 
     holds every flavor group.
     """
     project = load_project(kwargs, flavors)
-    text = emit.emit_bake(emit.EmitRequest(project.flavors, project.hash_all(), project.settings,
-                                           revision=project.revision()))
+    # No revision label here: the file must be byte-identical for identical flavor inputs.
+    text = emit.emit_bake(emit.EmitRequest(project.flavors, project.hash_all(), project.settings))
     if output is not None and str(output) == "-":
         click.echo(text, nl=False)
         return

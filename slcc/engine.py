@@ -175,7 +175,7 @@ def push(tag: str) -> None:
 # --- bake -------------------------------------------------------------------------------
 
 VERTEX_LINE = re.compile(r"^#(\d+) \[([A-Za-z0-9_-]+)(?: [^\]]*)?\] (.*)$")
-_VERTEX_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
+VERTEX_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
 _STEP_LINE = re.compile(r"^#(\d+) ")
 
 
@@ -210,7 +210,7 @@ class _ProgressParser:
                     return
                 target = self.only
             self.vertex_target.setdefault(vid, (target, instruction))
-        elif match := _VERTEX_ERROR.match(line):
+        elif match := VERTEX_ERROR.match(line):
             vid, error = match.groups()
             if vid in self.vertex_target:
                 target, instruction = self.vertex_target[vid]
@@ -224,6 +224,23 @@ class _ProgressParser:
 
     def durations(self) -> dict[str, float]:
         return {t: round(self.last[t] - self.first[t], 2) for t in self.first}
+
+
+def fatal_failure(outcome: BakeOutcome) -> tuple[str, str, str] | None:
+    """The (target, instruction, error) that failed the bake.
+
+    Vertex errors also include harmless ones (a cache to import that does not exist yet) and
+    the cancellations that follow a failure; the fatal one is what bake's last ERROR line says.
+    """
+    final = outcome.error_lines[-1] if outcome.error_lines else ""
+    for failure in outcome.failures:
+        if failure[2] and failure[2] in final:
+            return failure
+    for failure in outcome.failures:
+        error = failure[2].lower()
+        if "cancel" not in error and "cache importer" not in error and "cache import" not in error:
+            return failure
+    return None
 
 
 def bake_command(

@@ -77,5 +77,5 @@ def open_project(
     if not chosen:
         raise InputError(f"no flavors found under {root / 'flavors'} (each needs a flavor.toml)")
     flavors = [load_flavor(root, name, warn) for name in chosen]
-    cache = StatCache.load(settings.state_dir / "statcache.json") if use_stat_cache else None
+    cache = StatCache.load(settings.state_dir / "statcache.bin") if use_stat_cache else None
     return Project(settings, flavors, FlavorHasher(cache=cache))

@@ -119,7 +119,7 @@ def test_stat_cache_gives_the_same_hashes(tmp_path: Path) -> None:
 
     repo = make_repo(tmp_path / "repo", THIRD)
     flavor = load_flavor(repo, "demo")
-    cache_path = load_settings(repo).state_dir / "statcache.json"
+    cache_path = load_settings(repo).state_dir / "statcache.bin"
     cold = FlavorHasher(cache=StatCache.load(cache_path)).hash_flavor(flavor)
     assert cold["base"].manifest()["context"]["files"]
     warm = FlavorHasher(cache=StatCache.load(cache_path)).hash_flavor(flavor)

@@ -1,0 +1,36 @@
+"""Reading buildx's plain progress: which target failed, at which instruction."""
+
+from slcc.engine import BakeOutcome, _ProgressParser, fatal_failure
+
+LOG = """\
+#8 [demo_base] importing cache manifest from 127.0.0.1:5000/x/demo:cache-base
+#8 ERROR: failed to configure registry cache importer: 127.0.0.1:5000/x/demo:cache-base: not found
+#13 [demo_base 2/3] COPY hello.txt /hello.txt
+#13 DONE 0.1s
+#14 [demo_base 3/3] RUN exit 3
+#15 [demo_app stage-0 1/2] COPY --from=src . /src
+#15 CANCELED
+#14 ERROR: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3
+------
+ERROR: failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3
+"""
+
+
+def parse(log: str, targets: list[str]) -> BakeOutcome:
+    parser = _ProgressParser(targets)
+    for i, line in enumerate(log.splitlines()):
+        parser.feed(line, float(i))
+    return BakeOutcome(1, 1.0, parser.durations(), parser.failures, parser.error_lines)
+
+
+def test_fatal_failure_is_the_one_bake_reports_not_a_cache_miss() -> None:
+    outcome = parse(LOG, ["demo_base", "demo_app"])
+    assert fatal_failure(outcome) == (
+        "demo_base", "RUN exit 3", 'process "/bin/sh -c exit 3" did not complete successfully: exit code: 3')
+    assert set(outcome.durations) == {"demo_base", "demo_app"}
+
+
+def test_single_target_vertices_have_no_target_prefix() -> None:
+    log = "#5 [stage-0 2/2] RUN false\n#5 ERROR: process \"/bin/sh -c false\" failed\nERROR: failed to solve: x\n"
+    outcome = parse(log, ["demo_app"])
+    assert fatal_failure(outcome) == ("demo_app", "RUN false", 'process "/bin/sh -c false" failed')
