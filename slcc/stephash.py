@@ -133,9 +133,12 @@ class FlavorHasher:
         self, flavor: Flavor, step: Step, platforms: tuple[str, ...], depends: Mapping[str, str]
     ) -> StepHash:
         context = self.tree(step.context, _context_ignore(step))
-        # Named contexts are hashed whole: slcc does not rely on BuildKit applying a
-        # .dockerignore there, so an ignored file can only cause an extra rebuild, never a stale image.
-        mappings = {name: self.tree(flavor.mappings[name], None) for name in step.mappings}
+        # BuildKit applies a named context's own .dockerignore (tests/integration/test_build.py
+        # checks that on the real engine), so the hash honours it too.
+        mappings = {
+            name: self.tree(flavor.mappings[name], IgnoreMatcher.from_file(flavor.mappings[name] / ".dockerignore"))
+            for name in step.mappings
+        }
         enc = _Encoder()
         enc.field(HASH_VERSION.decode())
         dockerfile_digest = hash_file(step.dockerfile)

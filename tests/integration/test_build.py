@@ -127,3 +127,16 @@ def test_registry_push_and_reuse_and_outage(
         offline = build()
     assert "unreachable" in offline["stderr"] and "building without it" in offline["stderr"]
     assert [s["status"] for s in offline["steps"] if s["step"] == "app"] == ["built"]
+
+
+def test_mapping_dockerignore_matches_buildkit(build: Build, repo: Path) -> None:
+    write_files(repo, {"src/.dockerignore": "secret.txt\nsub/\n", "src/secret.txt": "s1", "src/sub/x": "x"})
+    first = build()
+    app_tag = first["steps"][1]["tag"]
+    listing = subprocess.run(["docker", "run", "--rm", app_tag, "ls", "-a", "/src"],
+                             capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    assert "main.txt" in listing
+    assert "secret.txt" not in listing and "sub" not in listing  # BuildKit applied the .dockerignore
+
+    write_files(repo, {"src/secret.txt": "s2", "src/sub/x": "y"})  # so these cannot change the image
+    assert build()["baked"] is False
