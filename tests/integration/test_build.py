@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -140,3 +143,45 @@ def test_mapping_dockerignore_matches_buildkit(build: Build, repo: Path) -> None
 
     write_files(repo, {"src/secret.txt": "s2", "src/sub/x": "y"})  # so these cannot change the image
     assert build()["baked"] is False
+
+
+def test_two_concurrent_builds_leave_consistent_state(repo: Path, repository: str, image_cleanup: ImageCleanup) -> None:
+    args = [sys.executable, "-m", "slcc", "build", "demo", "--json", "--repository", repository]
+    env = {**os.environ, "SLCC_CA_BUNDLE": "none"}
+    procs = [subprocess.Popen(args, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+        image_cleanup.add(*(s["tag"] for s in json.loads(out)["steps"]))
+    for manifest in (repo / ".slcc/manifests/demo").glob("*.json"):
+        assert json.loads(manifest.read_text())["flavor"] == "demo"
+    assert not list((repo / ".slcc").rglob("*.tmp"))
+    again = run_slcc(repo, "build", "demo", "--json", "--repository", repository)
+    assert json.loads(again.stdout)["baked"] is False
+
+
+def test_ctrl_c_stops_bake_and_the_next_build_is_correct(repo: Path, repository: str,
+                                                         image_cleanup: ImageCleanup) -> None:
+    write_files(repo, {"flavors/demo/app/Dockerfile": "FROM base\nCOPY --from=src . /src\nRUN sleep 60\n"})
+    env = {**os.environ, "SLCC_CA_BUNDLE": "none"}
+    proc = subprocess.Popen([sys.executable, "-m", "slcc", "build", "demo", "--repository", repository,
+                             "--progress", "plain"], cwd=repo, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until the slow RUN is running
+        if "RUN sleep 60" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    leftover = subprocess.run(["pgrep", "-f", f"buildx bake -f {repo}"], capture_output=True, text=True, check=False)
+    assert leftover.stdout.strip() == ""
+
+    write_files(repo, {"flavors/demo/app/Dockerfile": "FROM base\nCOPY --from=src . /src\nRUN true\n"})
+    proc2 = run_slcc(repo, "build", "demo", "--json", "--repository", repository)
+    assert proc2.returncode == 0, proc2.stderr
+    report = json.loads(proc2.stdout)
+    image_cleanup.add(*(s["tag"] for s in report["steps"]))
+    assert report["steps"][-1]["status"] == "built"
