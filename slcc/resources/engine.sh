@@ -263,6 +263,23 @@ check_buildx() {
     log "buildx ok: $(docker buildx version 2>/dev/null)"
 }
 
+# The default bridge. Another dockerd on the same host that is started without --bridge=none
+# (e.g. a test daemon) deletes/recreates docker0 on start/stop; our dockerd then fails every RUN
+# with "adding interface vethX to bridge docker0 failed: Device does not exist". Recreate it.
+ensure_bridge() {
+    command -v ip >/dev/null 2>&1 || return 0
+    local gw subnet
+    gw=$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null) || return 0
+    [ -n "$gw" ] || return 0
+    if ip link show docker0 >/dev/null 2>&1; then return 0; fi
+    [ "$(id -u)" = 0 ] || { log "WARNING: bridge docker0 is missing; build RUN steps will fail (rerun as root to repair)"; return 0; }
+    subnet=$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null)
+    log "bridge docker0 is missing (deleted by another dockerd?); recreating it with $gw/${subnet#*/}"
+    ip link add docker0 type bridge
+    ip addr add "$gw/${subnet#*/}" dev docker0
+    ip link set docker0 up
+}
+
 start_registry() {
     if registry_ok; then log "registry already answering on http://$REGISTRY_ADDR/v2/"; return; fi
     case "$REGISTRY_ADDR" in 127.*|localhost:*|\[::1\]:*) ;; *) die "SLCC_REGISTRY_ADDR must be a loopback address, got $REGISTRY_ADDR";; esac
@@ -296,6 +313,7 @@ cmd_up() {
         check_snapshotter
         check_buildx
     fi
+    ensure_bridge
     start_registry
     log "ready in $((SECONDS - t0))s: docker $(docker version --format '{{.Server.Version}}' 2>/dev/null), registry http://$REGISTRY_ADDR"
 }
@@ -318,6 +336,9 @@ cmd_status() {
         if buildx_ok; then echo "buildx: $(docker buildx version 2>/dev/null)"; else echo "buildx: not working"; rc=1; fi
     fi
     registry_ok && echo "registry: http://$REGISTRY_ADDR/v2/ answers"
+    if docker_ok && command -v ip >/dev/null 2>&1 && ! ip link show docker0 >/dev/null 2>&1; then
+        echo "bridge: docker0 MISSING (RUN steps fail; 'engine.sh up' recreates it)"; rc=1
+    fi
     return $rc
 }
 
