@@ -252,3 +252,103 @@ def explain_cmd(flavor: str | None, steps: tuple[str, ...], goals: tuple[str, ..
 
 
 main.add_command(explain_cmd, "plan")
+
+
+# --- export and test (slcc/export.py, slcc/flavortest.py) -------------------------------------
+
+
+@main.command("export")
+@click.argument("flavor", required=False)
+@click.option("-g", "--goal", metavar="STEP", help="Step to export; default: the flavor's first goal.")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the archive and its checksum; default: .slcc/export.")
+@click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@project_options
+def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, progress: str, as_json: bool,
+               **kwargs: Any) -> None:
+    """Export FLAVOR's release filesystem as FLAVOR-STEP-HASH.tar.gz plus a .sha512sum file.
+
+    Builds what is stale first. The archive is named by the goal step's content hash, so
+    when it exists and matches its checksum file nothing is built or written. Left out of
+    the archive: the contents of dev/, proc/, sys/, var/cache/apt/, var/lib/apt/ and
+    var/lib/dpkg/ (the directories stay), and etc/hosts and etc/resolv.conf.
+    """
+    from slcc.export import ExportOptions, export  # noqa: PLC0415 - this block stays self-contained
+
+    project = load_project(kwargs, [flavor] if flavor else [])
+    options = ExportOptions(goal, output_dir, progress)  # type: ignore[arg-type]
+    try:
+        result = export(project, options, warn, _echo_err)
+    except BuildFailed as exc:
+        _show_report(exc.report, as_json=False)
+        raise
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2))
+        return
+    state = "fresh (cached, nothing built)" if result.cached else "exported"
+    click.echo(f"{state}: {result.archive} ({result.size / 1e6:.1f} MB, {result.seconds:.2f} s)")
+
+
+@main.command("test")
+@click.argument("flavor", required=False)
+@click.option("--step", metavar="STEP", help="The test step; default: the step named 'test'.")
+@click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True)
+@project_options
+def test_cmd(flavor: str | None, step: str | None, progress: str, **kwargs: Any) -> None:
+    """Build FLAVOR's test step (and what it needs) and print PASS or FAIL; exit 1 on FAIL.
+
+    A fresh test step means its tests already passed for exactly these inputs: it is not
+    run again.
+    """
+    from slcc.flavortest import run_tests  # noqa: PLC0415 - this block stays self-contained
+
+    project = load_project(kwargs, [flavor] if flavor else [])
+    result = run_tests(project, step, progress, warn, _echo_err)  # type: ignore[arg-type]
+    for line in result.output:
+        click.echo(f"  | {line}", err=True)
+    click.echo(result.summary())
+    if not result.passed:
+        raise click.exceptions.Exit(1)
+
+
+# --- watch (slcc/watch.py) ---------------------------------------------------------------------
+
+
+@main.command("watch")
+@click.argument("flavor", required=False)
+@click.option("-g", "--goal", "goals", multiple=True, metavar="STEP",
+              help="Step to keep built (repeatable); default: the flavor's goals.")
+@click.option("--debounce", type=click.IntRange(0, 60_000), default=150, show_default=True, metavar="MS",
+              help="Quiet period after the last change before a build starts.")
+@click.option("--max-wait", type=click.IntRange(0, 600_000), default=2000, show_default=True, metavar="MS",
+              help="Build at the latest this long after the first change, even if changes keep coming.")
+@click.option("--restart", is_flag=True,
+              help="Stop a running bake when a relevant change arrives and start over (default: queue "
+              "the changes into one follow-up build).")
+@click.option("--exec", "exec_cmd", metavar="CMD",
+              help="Shell command to run after each successful build; env SLCC_TAG (first goal's tag), "
+              "SLCC_TAGS (all goal tags).")
+@click.option("--builder", help="buildx builder to use [env SLCC_BUILDER].")
+@click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per cycle on stdout.")
+@project_options
+def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wait: int, restart: bool,
+              exec_cmd: str | None, builder: str | None, progress: str, as_json: bool, **kwargs: Any) -> None:
+    """Build FLAVOR, then rebuild the steps a source change affects, until Ctrl-C (exit 130).
+
+    One status line per cycle: what changed, which steps were rebuilt, ok/failed, seconds
+    and the goal tags. A failing build or a broken flavor.toml keeps watching. See docs/watch.md.
+    """
+    from slcc.watch import Cycle, WatchOptions, WatchOutput, watch  # noqa: PLC0415 - keeps `slcc --help` fast
+
+    kwargs["builder"] = builder
+    project = load_project(kwargs, [flavor] if flavor else [])
+    options = WatchOptions(goals, debounce / 1000, max_wait / 1000, restart, exec_cmd, progress)  # type: ignore[arg-type]
+
+    def show(cycle: Cycle) -> None:
+        if as_json:
+            click.echo(json.dumps(cycle.as_json()))
+        click.echo(cycle.line(), err=as_json)
+
+    watch(project, options, WatchOutput(show, _echo_err, warn))

@@ -1,0 +1,282 @@
+"""`slcc export`: a flavor's release filesystem as ``<flavor>-<step>-<hash>.tar.gz`` + ``.sha512sum``.
+
+Pipeline: hash the flavor; when the archive for the goal's hash already exists and its
+checksum file matches, stop (no engine call at all). Otherwise build the goal with the
+normal build pipeline (only stale steps), then run a one-target bake whose Dockerfile is
+``FROM <goal tag>`` with BuildKit's tar output, so the archive holds exactly the image that
+carries the hash tag (never a rebuild of it). The raw tar is filtered and gzipped in one
+streaming pass (see :data:`DROPPED_CONTENTS` and :data:`DROPPED_FILES`), written via a temp
+file and ``os.replace``; the checksum file is written only after the archive is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import os
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from slcc import emit, engine, hcl
+from slcc.atomic import write_text_atomic
+from slcc.build import BuildOptions, Progress, build
+from slcc.errors import EngineError, InputError
+from slcc.model import Flavor
+from slcc.project import Project
+from slcc.state import State
+
+# What exaslct leaves out of its export (`tar -x --exclude` of dev/* proc/* etc/resolv.conf
+# etc/hosts var/cache/apt var/lib/apt var/lib/dpkg), plus sys/*, another kernel mount point.
+# The directories themselves stay, as empty directories, so the archive is a valid rootfs.
+DROPPED_CONTENTS: tuple[str, ...] = ("dev", "proc", "sys", "var/cache/apt", "var/lib/apt", "var/lib/dpkg")
+# Written per container by the runtime; the image's copies are leftovers of the build host.
+DROPPED_FILES: frozenset[str] = frozenset({"etc/resolv.conf", "etc/hosts"})
+GZIP_LEVEL = 6  # gzip's own default: level 9 costs about twice the time for ~1% size
+_CHUNK = 1 << 20
+
+
+# --- the pure part: filter, gzip, checksum ---------------------------------------------------
+
+
+def member_path(name: str) -> str:
+    """A tar member name as a path relative to the root: no leading ``/`` or ``./``."""
+    path = name
+    while path.startswith(("./", "/")):
+        path = path[1:] if path.startswith("/") else path[2:]
+    return path.rstrip("/")
+
+
+def is_dropped(name: str) -> bool:
+    """Whether the member ``name`` stays out of the exported archive."""
+    path = member_path(name)
+    return path in DROPPED_FILES or any(path.startswith(d + "/") for d in DROPPED_CONTENTS)
+
+
+@dataclass(frozen=True)
+class ArchiveStats:
+    kept: int  # tar members written
+    dropped: int  # tar members left out
+    size: int  # bytes of the .tar.gz
+    sha512: str  # hex digest of the .tar.gz
+
+
+class _HashingWriter:
+    """A write-only file object that hashes and counts what passes through it."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self.target = target
+        self.digest = hashlib.sha512()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.target.write(data)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def filter_rootfs(source: IO[bytes], target: IO[bytes]) -> ArchiveStats:
+    """Copy the tar stream ``source`` to ``target`` as a deterministic .tar.gz without dropped members.
+
+    Streams member by member (memory use does not grow with the image). The gzip header has
+    no file name and mtime 0, so the same input tar always gives the same bytes. Hard links
+    to a dropped file are dropped too: they would not extract.
+    """
+    writer = _HashingWriter(target)
+    kept = dropped = 0
+    with gzip.GzipFile(filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=writer, mtime=0) as gz, \
+            tarfile.open(fileobj=source, mode="r|") as tar_in, \
+            tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar_out:
+        for member in tar_in:
+            if is_dropped(member.name) or (member.islnk() and is_dropped(member.linkname)):
+                dropped += 1
+                continue
+            tar_out.addfile(member, tar_in.extractfile(member) if member.isreg() else None)
+            kept += 1
+    return ArchiveStats(kept, dropped, writer.size, writer.digest.hexdigest())
+
+
+def checksum_line(sha512: str, filename: str) -> str:
+    """One line of ``sha512sum`` output (text mode: two spaces), as ``sha512sum -c`` reads it."""
+    return f"{sha512}  {filename}\n"
+
+
+def parse_checksum(text: str, filename: str) -> str | None:
+    """The digest the checksum file ``text`` gives for ``filename``, or None."""
+    for line in text.splitlines():
+        digest, sep, name = line.partition(" ")
+        # sha512sum writes " " + "*" in binary mode and " " + " " in text mode.
+        if sep and name[1:] == filename and name[:1] in (" ", "*") and len(digest) == 128:
+            return digest.lower()
+    return None
+
+
+def file_sha512(path: Path) -> str:
+    digest = hashlib.sha512()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_complete(archive: Path, checksum: Path) -> bool:
+    """Both files exist and the archive's SHA-512 is the one the checksum file names.
+
+    The digest is recomputed (about a second per GB): a truncated or edited archive must not
+    count as exported.
+    """
+    try:
+        expected = parse_checksum(checksum.read_text(encoding="utf-8"), archive.name)
+        return expected is not None and file_sha512(archive) == expected
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def _atomic_output(path: Path) -> Iterator[IO[bytes]]:
+    """A file that appears at ``path`` complete (temp file, fsync, ``os.replace``) or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # mkstemp makes 0600 files; an export is shared like any file the user writes.
+        os.fchmod(fd, _default_file_mode())
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # also Ctrl-C: no temp file stays behind
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_archive(raw_tar: Path, archive: Path, checksum: Path) -> ArchiveStats:
+    """Filter ``raw_tar`` into ``archive``, then write ``checksum``; each appears complete or not at all.
+
+    The checksum file comes last, so an archive without one (a crash in between) is never
+    taken for a finished export.
+    """
+    with _atomic_output(archive) as out, raw_tar.open("rb") as source:
+        stats = filter_rootfs(source, out)
+    with _atomic_output(checksum) as out:
+        out.write(checksum_line(stats.sha512, archive.name).encode())
+    return stats
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    goal: str | None = None  # default: the flavor's first goal
+    output_dir: Path | None = None  # default: <state dir>/export (.slcc/export)
+    progress: Progress = "auto"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    flavor: str
+    step: str
+    hash: str
+    tag: str
+    archive: Path
+    checksum: Path
+    size: int
+    seconds: float
+    cached: bool
+    sha512: str
+    dropped: int | None = None  # members left out; None when cached
+
+    def as_json(self) -> dict[str, Any]:
+        data = {k: str(v) if isinstance(v, Path) else v for k, v in self.__dict__.items()}
+        return {k: v for k, v in data.items() if v is not None}
+
+
+def single_flavor(project: Project) -> Flavor:
+    """The one flavor a command works on; bad input when there are several."""
+    if len(project.flavors) != 1:
+        names = ", ".join(f.name for f in project.flavors)
+        raise InputError(f"name one flavor (found: {names})")
+    return project.flavors[0]
+
+
+def archive_name(flavor: str, step: str, short_hash: str) -> str:
+    return f"{flavor}-{step}-{short_hash}.tar.gz"
+
+
+def export(project: Project, options: ExportOptions, warn: Callable[[str], None],
+           echo: Callable[[str], None]) -> ExportResult:
+    """Export the goal step's filesystem; a no-op when the archive for its hash is complete.
+
+    Raises InputError (unknown goal, several flavors), BuildFailed (the goal did not build)
+    and EngineError (the export bake failed).
+    """
+    start = time.monotonic()
+    flavor = single_flavor(project)
+    step = options.goal or flavor.goals[0]
+    if step not in flavor.steps:
+        raise InputError(f"flavor {flavor.name} has no step {step!r} (steps: {', '.join(flavor.steps)})")
+    step_hash = project.hash_all()[flavor.name][step]
+    tag = step_hash.tag(project.settings.repository)
+    out_dir = (options.output_dir or project.settings.state_dir / "export").resolve()
+    archive = out_dir / archive_name(flavor.name, step, step_hash.short)
+    checksum = archive.with_name(archive.name + ".sha512sum")
+
+    def result(stats: ArchiveStats | None) -> ExportResult:
+        size = stats.size if stats else archive.stat().st_size
+        sha512 = stats.sha512 if stats else parse_checksum(checksum.read_text(encoding="utf-8"), archive.name)
+        return ExportResult(flavor.name, step, step_hash.digest, tag, archive, checksum, size,
+                            round(time.monotonic() - start, 2), stats is None, sha512 or "",
+                            stats.dropped if stats else None)
+
+    if is_complete(archive, checksum):
+        return result(None)
+    report = build(project, BuildOptions(goals=(step,), progress=options.progress), warn, echo)
+    run_dir = report.run_dir or State(project.settings.state_dir).new_run()
+    echo(f"exporting {tag} to {archive}")
+    raw = run_dir / "export.tar"
+    try:
+        _bake_tar(project, flavor, tag, run_dir, raw)
+        stats = write_archive(raw, archive, checksum)
+    finally:
+        raw.unlink(missing_ok=True)  # can be as big as the image: never keep it
+    return result(stats)
+
+
+def _bake_tar(project: Project, flavor: Flavor, tag: str, run_dir: Path, dest: Path) -> None:
+    """Write the filesystem of image ``tag`` to ``dest`` with a BuildKit tar output."""
+    context = run_dir / "export-context"  # empty: nothing of the repository is sent
+    context.mkdir(exist_ok=True)
+    if len(flavor.platforms) > 1:
+        raise InputError(f"flavor {flavor.name} has several platforms; export supports one")
+    bake_file = run_dir / "export.hcl"
+    write_text_atomic(bake_file, hcl.block("target", "export", [
+        ("context", str(context)),
+        ("dockerfile-inline", f"FROM {tag}\n"),
+        ("platforms", list(flavor.platforms) or None),
+        ("output", ["type=tar," + emit.csv_field(f"dest={dest}")]),
+        ("attest", ["type=provenance,disabled=true"]),
+    ]))
+    log = run_dir / "export.log"
+    command = engine.bake_command(bake_file, ["export"], builder=project.settings.builder)
+    outcome = engine.run_bake(command, ["export"], project.settings.repo_root, log)
+    if outcome.interrupted:
+        raise KeyboardInterrupt
+    if outcome.returncode != 0 or not dest.is_file():
+        detail = outcome.error_lines[-1] if outcome.error_lines else f"bake exited {outcome.returncode}"
+        raise EngineError(f"exporting {tag} failed: {detail} (full log: {log})")

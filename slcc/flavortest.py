@@ -1,0 +1,142 @@
+"""`slcc test`: build a flavor's test step and say PASS or FAIL.
+
+A test step is an ordinary step (by default the one named ``test``) whose RUN instructions
+exercise the release image. Building it is running the tests, so a test step that is fresh
+(an image with its hash tag exists) has already passed for exactly these inputs, and is not
+run again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slcc.build import BuildFailed, BuildOptions, BuildReport, Progress, StepResult, build
+from slcc.errors import InputError
+from slcc.export import single_flavor
+from slcc.project import Project
+
+DEFAULT_TEST_STEP = "test"
+OUTPUT_TAIL_LINES = 20
+_VERTEX_HEAD = re.compile(r"^#(\d+) \[[^\]]*\] (.*)$")
+_VERTEX_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
+_VERTEX_OUTPUT = re.compile(r"^#(\d+) \d+\.\d+ (.*)$")
+
+
+@dataclass(frozen=True)
+class FlavorTestResult:
+    flavor: str
+    step: str
+    passed: bool
+    cached: bool  # the test step was fresh: its tests passed before for these inputs
+    tag: str
+    hash: str
+    seconds: float
+    error: str | None = None  # the failing instruction and error, or the build error
+    log: Path | None = None
+    output: tuple[str, ...] = field(default_factory=tuple)  # last lines the failing instruction printed
+
+    def summary(self) -> str:
+        """The one-line verdict."""
+        name = f"{self.flavor}/{self.step}"
+        if self.passed and self.cached:
+            return f"PASS {name} ({self.tag}) (cached: tests already passed for hash {self.hash[:32]})"
+        if self.passed:
+            return f"PASS {name} ({self.tag}) in {self.seconds:.1f} s"
+        log = f"; log: {self.log}" if self.log else ""
+        return f"FAIL {name} {self.error}{log}"
+
+
+def run_tests(project: Project, step: str | None, progress: Progress, warn: Callable[[str], None],
+              echo: Callable[[str], None]) -> FlavorTestResult:
+    """Build the flavor's test step (and what it needs). Raises InputError when there is none."""
+    flavor = single_flavor(project)
+    name = step or DEFAULT_TEST_STEP
+    if name not in flavor.steps:
+        raise InputError(f"flavor {flavor.name} has no test step {name!r} (steps: {', '.join(flavor.steps)})")
+    try:
+        report = build(project, BuildOptions(goals=(name,), progress=progress), warn, echo)
+    except BuildFailed as exc:
+        return _failed(exc.report, flavor.name, name)
+    result = _step(report, flavor.name, name)
+    cached = result.status in ("fresh-local", "fresh-registry")
+    return FlavorTestResult(flavor.name, name, True, cached, result.tag, result.hash, report.seconds)
+
+
+def _step(report: BuildReport, flavor: str, step: str) -> StepResult:
+    return next(s for s in report.steps if (s.flavor, s.step) == (flavor, step))
+
+
+def _failed(report: BuildReport, flavor: str, step: str) -> FlavorTestResult:
+    result = _step(report, flavor, step)
+    failure = _test_failure(report, result)
+    if failure is not None:
+        instruction, error = failure
+        message = f"at `{instruction}`: {error}"
+        output = failure_output(report.log, instruction) if report.log else ()
+    else:
+        # The tests never ran: a step below them failed, and the build error names it.
+        error = re.sub(r" \(full log: [^)]*\)$", "", report.error or "build failed")
+        message = f"(not run): {error}"
+        output = ()
+    return FlavorTestResult(flavor, step, False, False, result.tag, result.hash, report.seconds,
+                            message, report.log, output)
+
+
+def _test_failure(report: BuildReport, result: StepResult) -> tuple[str, str] | None:
+    """(instruction, error) when the test step itself failed, else None."""
+    if result.status == "failed" and result.error:
+        instruction, _, error = result.error.partition(": ")
+        return instruction, error
+    baked = [s for s in report.steps if s.status in ("built", "failed", "not-built")]
+    if baked == [result] and report.log:
+        # The test step was the only target: buildx then names vertices `[1/2] RUN ...` without
+        # a target, which the build report cannot attribute; the log still says what failed.
+        return fatal_vertex(report.log)
+    return None
+
+
+def fatal_vertex(log: Path) -> tuple[str, str] | None:
+    """(instruction, error) of the vertex that failed a bake, from its `--progress=plain` log.
+
+    That is the vertex whose error bake repeats in its final ``ERROR:`` line; vertex errors
+    that do not fail the build (a cache to import that does not exist yet) are not it.
+    """
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    heads: dict[str, str] = {}
+    errors: list[tuple[str, str]] = []
+    for line in lines:
+        if head := _VERTEX_HEAD.match(line):
+            heads.setdefault(head.group(1), head.group(2))
+        elif failed := _VERTEX_ERROR.match(line):
+            errors.append((failed.group(1), failed.group(2)))
+    final = next((line for line in reversed(lines) if line.startswith("ERROR:")), "")
+    for vertex, error in errors:
+        if vertex in heads and error in final:
+            return heads[vertex], error
+    return None
+
+
+def failure_output(log: Path, instruction: str, lines: int = OUTPUT_TAIL_LINES) -> tuple[str, ...]:
+    """The last ``lines`` lines the failing ``instruction`` printed, from a `--progress=plain` log.
+
+    Best effort: plain progress numbers each instruction (``#12 [app 3/3] RUN ...``) and
+    prefixes its output with that number and a timestamp (``#12 0.315 text``).
+    """
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ()
+    wanted: set[str] = set()
+    output: list[str] = []
+    for line in text.splitlines():
+        if (head := _VERTEX_HEAD.match(line)) and head.group(2) == instruction:
+            wanted.add(head.group(1))
+        elif (out := _VERTEX_OUTPUT.match(line)) and out.group(1) in wanted:
+            output.append(out.group(2))
+    return tuple(output[-lines:])
