@@ -118,8 +118,12 @@ def _why(state: State, planned: PlannedStep) -> list[str]:
 
 
 def build(project: Project, options: BuildOptions, warn: Callable[[str], None],
-          echo: Callable[[str], None]) -> BuildReport:
-    """Build the stale steps the goals need; raises BuildFailed (with the report) on failure."""
+          echo: Callable[[str], None], should_stop: Callable[[], bool] | None = None) -> BuildReport:
+    """Build the stale steps the goals need; raises BuildFailed (with the report) on failure.
+
+    ``should_stop`` (asked while bake runs) stops the bake cleanly; like Ctrl-C, that ends
+    in KeyboardInterrupt after the report is written.
+    """
     start = time.monotonic()
     warnings: list[str] = []
 
@@ -149,7 +153,7 @@ def build(project: Project, options: BuildOptions, warn: Callable[[str], None],
         report.run_dir = state.new_run()
         report.log = report.run_dir / "build.log"
         report.baked = True
-        outcome = _run_bake(project, planned, options, report.run_dir, echo)
+        outcome = _run_bake(project, planned, options, report.run_dir, echo, should_stop)
         _record(project, plan, outcome, state, results)
         if outcome.returncode != 0:
             report.ok = False
@@ -176,7 +180,7 @@ def _push_fresh(plan: Plan, echo: Callable[[str], None]) -> None:
 
 
 def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, run_dir: Path,
-              echo: Callable[[str], None]) -> engine.BakeOutcome:
+              echo: Callable[[str], None], should_stop: Callable[[], bool] | None) -> engine.BakeOutcome:
     """Emit a bake file for exactly the stale steps and run it."""
     settings = project.settings
     if not planned.registry_ok and settings.cache_backend == "registry":
@@ -191,7 +195,8 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
                                   push=options.push and planned.registry_ok, no_cache=options.no_cache)
     echo(f"building {len(targets)} step(s): {', '.join(f'{f}/{s}' for f, s in sorted(plan.stale))}")
     printer = _progress_printer(options.progress, echo)
-    return engine.run_bake(command, targets, settings.repo_root, run_dir / "build.log", on_line=printer)
+    return engine.run_bake(command, targets, settings.repo_root, run_dir / "build.log", on_line=printer,
+                           should_stop=should_stop)
 
 
 def _record(project: Project, plan: Plan, outcome: engine.BakeOutcome, state: State,

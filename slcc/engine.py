@@ -12,16 +12,19 @@ import http.client
 import ipaddress
 import json
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from slcc.errors import EngineError
 
@@ -277,9 +280,15 @@ def run_bake(
     except FileNotFoundError:
         raise EngineError("the docker CLI is not installed; " + ENGINE_HINT) from None
     assert proc.stdout is not None
+    lines = _pump(proc.stdout)
     with log_path.open("w", encoding="utf-8") as log:
         try:
-            for raw in proc.stdout:
+            while (raw := _next_line(lines, should_stop)) is not None:
+                if raw == "":  # bake is silent: time to ask should_stop
+                    interrupted = should_stop is not None and should_stop()
+                    if interrupted:
+                        break
+                    continue
                 log.write(raw)
                 line = raw.rstrip("\n")
                 parser.feed(line, time.monotonic())
@@ -302,6 +311,27 @@ def run_bake(
         error_lines=parser.error_lines,
         interrupted=interrupted,
     )
+
+
+def _pump(stream: IO[str]) -> queue.Queue[str | None]:
+    """Read ``stream`` on a thread, so should_stop is asked even while bake prints nothing."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for raw in stream:
+            lines.put(raw)
+        lines.put(None)
+
+    threading.Thread(target=read, name="bake-output", daemon=True).start()
+    return lines
+
+
+def _next_line(lines: queue.Queue[str | None], should_stop: Callable[[], bool] | None) -> str | None:
+    """The next output line; "" after a quiet 0.2 s when there is a should_stop to ask; None at EOF."""
+    try:
+        return lines.get(timeout=0.2 if should_stop else None)
+    except queue.Empty:
+        return ""
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
