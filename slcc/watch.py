@@ -35,7 +35,7 @@ from slcc.project import Project
 IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache",
                           ".ruff_cache"})
 # vim swap files and its 4913 write probe, emacs lock files (.#x) and backups (x~).
-_EDITOR_TEMP = re.compile(r"^(?:4913|\.#.*|.*~|.*\.sw[a-p])$")
+_EDITOR_TEMP = re.compile(r"^(?:4913|\.#.*|.*~|.*\.sw[a-px])$")
 MAX_WATCHES_FILE = Path("/proc/sys/fs/inotify/max_user_watches")
 
 Result = Literal["ok", "failed", "ignored", "error", "restarted"]

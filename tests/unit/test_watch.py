@@ -1,0 +1,330 @@
+"""The watch loop's pure parts, without Docker or watchdog: batching, path -> step mapping,
+what to watch, and one cycle with a stand-in build."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slcc import watch
+from slcc.build import BuildFailed, BuildReport, StepResult
+from slcc.flavor import load_flavor
+from slcc.model import Flavor
+from slcc.project import open_project
+from slcc.watch import (
+    ChangeBatcher,
+    Cycle,
+    PathFilter,
+    Watcher,
+    Watches,
+    WatchLimitError,
+    WatchOptions,
+    WatchOutput,
+    affected_steps,
+    needs_reload,
+    steps_using,
+    watch_plan,
+)
+from tests.helpers import DEMO_FILES, make_repo, write_files
+
+# demo (base <- app, app maps src) plus: `other`, needed by no goal; `ext`, whose Dockerfile
+# lives outside its context; a .dockerignore in base's context.
+FLAVOR_TOML = DEMO_FILES["flavors/demo/flavor.toml"] + """
+[steps.other]
+
+[steps.ext]
+depends = ["base"]
+dockerfile = "../dockerfiles/ext.Dockerfile"
+"""
+EXTRA_FILES = {
+    "flavors/demo/flavor.toml": FLAVOR_TOML,
+    "flavors/demo/other/Dockerfile": "FROM scratch\n",
+    "flavors/demo/ext/data.txt": "data\n",
+    "flavors/demo/dockerfiles/ext.Dockerfile": "FROM base\nCOPY data.txt /\n",
+    "flavors/demo/base/.dockerignore": "scratch/\n",
+    "flavors/demo/base/scratch/big.bin": "ignored\n",
+    "README.md": "docs\n",
+}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo", EXTRA_FILES).resolve()
+
+
+@pytest.fixture
+def flavor(repo: Path) -> Flavor:
+    return load_flavor(repo, "demo")
+
+
+# --- ChangeBatcher -------------------------------------------------------------------------------
+
+
+def test_batcher_waits_for_quiet_period() -> None:
+    batcher = ChangeBatcher(quiet=0.15, cap=2.0)
+    assert not batcher.ready(0.0) and batcher.wait_time(0.0) is None
+    batcher.feed(Path("a"), 10.0)
+    assert not batcher.ready(10.1)
+    assert batcher.wait_time(10.1) == pytest.approx(0.05)
+    batcher.feed(Path("b"), 10.1)  # a new change restarts the quiet period
+    assert not batcher.ready(10.2)
+    assert batcher.ready(10.25)
+
+
+def test_batcher_cap_fires_during_a_continuous_stream() -> None:
+    batcher = ChangeBatcher(quiet=0.15, cap=2.0)
+    now = 0.0
+    while not batcher.ready(now):
+        batcher.feed(Path(f"f{int(now * 10)}"), now)
+        now = round(now + 0.1, 1)
+    assert now == 2.0  # never quiet, but built once the cap passed
+    assert len(batcher.drain()) == 20
+
+
+def test_batcher_coalesces_repeated_paths_and_drains_in_order() -> None:
+    batcher = ChangeBatcher()
+    for path in ["b", "a", "b", "a", "c"]:
+        batcher.feed(Path(path), 1.0)
+    assert batcher.pending == (Path("b"), Path("a"), Path("c"))
+    assert batcher.drain() == [Path("b"), Path("a"), Path("c")]
+    assert batcher.drain() == [] and not batcher.ready(100.0)
+
+
+def test_batcher_cap_counts_from_the_first_change_of_a_batch() -> None:
+    batcher = ChangeBatcher(quiet=1.0, cap=2.0)
+    batcher.feed(Path("a"), 0.0)
+    batcher.drain()
+    for now in (5.0, 5.8, 6.6):  # a new batch, never quiet for 1 s: its own cap, from 5.0
+        batcher.feed(Path("b"), now)
+    assert not batcher.ready(6.9)
+    assert batcher.ready(7.0)
+
+
+# --- paths -> steps ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changed", "goals", "expected"),
+    [
+        pytest.param(["src/main.txt"], ["app"], {"app"}, id="mapping"),
+        pytest.param(["src/new/deep.txt"], ["app"], {"app"}, id="new-file-in-mapping"),
+        pytest.param(["flavors/demo/base/hello.txt"], ["app"], {"base", "app"}, id="context-and-dependents"),
+        pytest.param(["flavors/demo/base/Dockerfile"], ["app"], {"base", "app"}, id="dockerfile"),
+        pytest.param(["flavors/demo/base/.dockerignore"], ["app"], {"base", "app"}, id="dockerignore-file"),
+        pytest.param(["flavors/demo/base/scratch/big.bin"], ["app"], set(), id="dockerignored"),
+        pytest.param(["flavors/demo/base"], ["app"], {"base", "app"}, id="context-replaced"),
+        pytest.param(["flavors/demo/other/Dockerfile"], ["app"], set(), id="not-needed-by-goals"),
+        pytest.param(["flavors/demo/other/Dockerfile"], ["app", "other"], {"other"}, id="needed-goal"),
+        pytest.param(["flavors/demo/dockerfiles/ext.Dockerfile"], ["ext"], {"ext"}, id="dockerfile-outside-context"),
+        pytest.param(["flavors/demo/dockerfiles/notes.txt"], ["ext"], set(), id="beside-outside-dockerfile"),
+        pytest.param(["flavors/demo/ext/data.txt"], ["app", "ext"], {"ext"}, id="other-goal"),
+        pytest.param(["README.md"], ["app"], set(), id="unrelated"),
+        pytest.param(["README.md", "src/main.txt"], ["app"], {"app"}, id="mixed-batch"),
+    ],
+)
+def test_affected_steps(repo: Path, flavor: Flavor, changed: list[str], goals: list[str], expected: set[str]) -> None:
+    assert affected_steps(flavor, goals, [repo / p for p in changed]) == expected
+
+
+def test_steps_using_tells_unused_from_not_needed(repo: Path, flavor: Flavor) -> None:
+    assert steps_using(flavor, [repo / "flavors/demo/other/Dockerfile"]) == {"other"}
+    assert steps_using(flavor, [repo / "README.md"]) == set()
+
+
+def test_a_mappings_own_dockerignore_is_honoured(repo: Path) -> None:
+    write_files(repo, {"src/.dockerignore": "build/\n"})
+    flavor = load_flavor(repo, "demo")
+    assert affected_steps(flavor, ["app"], [repo / "src/build/out.o"]) == set()
+    assert affected_steps(flavor, ["app"], [repo / "src/.dockerignore"]) == {"app"}
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        ("flavors/demo/flavor.toml", True),
+        ("flavors/demo/app/Dockerfile", True),
+        ("flavors/demo/dockerfiles/ext.Dockerfile", True),
+        ("flavors/demo", True),  # the whole flavor moved away
+        ("src/main.txt", False),
+        ("flavors/demo/base/hello.txt", False),
+    ],
+)
+def test_needs_reload(repo: Path, flavor: Flavor, changed: str, expected: bool) -> None:
+    assert needs_reload(flavor, [repo / changed]) is expected
+
+
+@pytest.mark.parametrize(
+    ("rel", "ignored"),
+    [
+        (".git/index", True),
+        ("src/__pycache__/m.cpython-311.pyc", True),
+        ("src/.main.txt.swp", True),
+        ("src/main.txt.swx", True),
+        ("src/main.txt~", True),
+        ("src/.#main.txt", True),
+        ("src/4913", True),
+        (".slcc/runs/x/build.log", True),
+        ("bake/demo.hcl", True),
+        ("src/main.txt", False),
+        ("src/4913.txt", False),
+        ("flavors/demo/flavor.toml", False),
+    ],
+)
+def test_path_filter(tmp_path: Path, rel: str, ignored: bool) -> None:
+    path_filter = PathFilter(tmp_path, (tmp_path / ".slcc", tmp_path / "bake"))
+    assert path_filter(tmp_path / rel) is ignored
+
+
+def test_path_filter_looks_only_inside_the_repository(tmp_path: Path) -> None:
+    root = tmp_path / ".git" / "checkout"
+    assert not PathFilter(root)(root / "src" / "main.txt")
+
+
+# --- what to watch ---------------------------------------------------------------------------
+
+
+def test_watch_plan_prunes_ignored_trees(repo: Path) -> None:
+    write_files(repo, {"src/__pycache__/m.pyc": "x", "src/pkg/a.py": "", "src/.git/HEAD": "x"})
+    flavor = load_flavor(repo, "demo")
+    plan = watch_plan(flavor, PathFilter(repo))
+    watched = {p.relative_to(repo).as_posix() for p, _ in plan}
+    assert ("flavors/demo/base/scratch") not in watched and "src/__pycache__" not in watched
+    assert "src/.git" not in watched
+    # base has a pruned child: watched alone; src likewise; its clean child pkg recursively.
+    assert (repo / "flavors/demo/base", False) in plan
+    assert (repo / "src", False) in plan and (repo / "src/pkg", True) in plan
+    # clean trees get one recursive watch; the flavor dir (flavor.toml) and the outside
+    # Dockerfile's directory are watched without their subtrees.
+    assert (repo / "flavors/demo/app", True) in plan
+    assert (repo / "flavors/demo", False) in plan
+    assert (repo / "flavors/demo/dockerfiles", False) in plan
+    assert not any(p == repo for p, _ in plan)  # never the whole repository (.git, .slcc, bake/)
+
+
+def test_watch_plan_merges_watches_covered_by_a_recursive_one(repo: Path) -> None:
+    plan = watch_plan(load_flavor(repo, "demo"), PathFilter(repo))
+    # app's Dockerfile directory is its context, already watched recursively
+    assert (repo / "flavors/demo/app", False) not in plan
+
+
+class FakeObserver:
+    def __init__(self, fail: int | None = None) -> None:
+        self.fail = fail
+        self.scheduled: dict[int, tuple[str, bool]] = {}
+
+    def schedule(self, event_handler: Any, path: str, *, recursive: bool = False) -> int:
+        if self.fail is not None:
+            raise OSError(self.fail, "refused")
+        self.scheduled[len(self.scheduled)] = (path, recursive)
+        return len(self.scheduled) - 1
+
+    def unschedule(self, watch: Any) -> None:
+        del self.scheduled[watch]
+
+
+def test_watches_refresh_adds_before_it_removes(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    observer = FakeObserver()
+    watches = Watches(observer, handler=None)
+    watches.refresh({(tmp_path / "a", True)})
+    watches.refresh({(tmp_path / "b", True), (tmp_path / "gone", True)})
+    assert list(observer.scheduled.values()) == [(str(tmp_path / "b"), True)]
+
+
+@pytest.mark.parametrize(("code", "advice"), [(errno.ENOSPC, "sysctl fs.inotify.max_user_watches="),
+                                                (errno.EMFILE, "sysctl fs.inotify.max_user_instances=")])
+def test_watch_limit_says_how_to_raise_it(tmp_path: Path, code: int, advice: str) -> None:
+    watches = Watches(FakeObserver(fail=code), handler=None)
+    with pytest.raises(WatchLimitError, match=advice):
+        watches.refresh({(tmp_path, True)})
+
+
+# --- cycles ------------------------------------------------------------------------------------
+
+
+def test_status_line() -> None:
+    ok = Cycle(3, ("src/main.txt", "src/a", "src/b"), "ok", ("app",), 1.234, {"app": "r/demo:app-1"})
+    assert ok.line() == "[3] src/main.txt and 2 more -> rebuilt app: ok (1.23 s)  r/demo:app-1"
+    ignored = Cycle(4, ("flavors/demo/other/x",), "ignored", detail="not needed by goals")
+    assert ignored.line() == "[4] flavors/demo/other/x: ignored: not needed by goals"
+    assert Cycle(1, (), "ok", ("base", "app")).line().startswith("[1] initial build -> rebuilt base, app: ok")
+    failed = Cycle(5, ("a",), "failed", ("app",), 0.5, detail="step demo/app failed at `RUN exit 1`")
+    assert failed.line().endswith("failed (0.50 s): step demo/app failed at `RUN exit 1`")
+    assert ok.as_json()["tags"] == {"app": "r/demo:app-1"}
+
+
+class StubBuild:
+    """Stands in for slcc.build.build: records calls, fails when told to."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail = False
+
+    def __call__(self, project: Any, options: Any, warn: Any, echo: Any, should_stop: Any = None) -> BuildReport:
+        self.calls += 1
+        steps = [StepResult("demo", "app", "failed" if self.fail else "built", "r/demo:app-x", "x")]
+        report = BuildReport(ok=not self.fail, steps=steps, seconds=0.1, baked=True, error="boom")
+        if self.fail:
+            raise BuildFailed(report)
+        return report
+
+
+@pytest.fixture
+def watcher(repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Watcher, StubBuild]:
+    stub = StubBuild()
+    monkeypatch.setattr(watch, "build", stub)
+    project = open_project(repo, ["demo"], {"ca_bundle": "none"}, use_stat_cache=False)
+    output = WatchOutput(cycle=lambda c: None, echo=lambda s: None, warn=lambda s: None)
+    return Watcher(project, WatchOptions(), output, FakeObserver()), stub
+
+
+def test_cycle_builds_only_for_relevant_changes(repo: Path, watcher: tuple[Watcher, StubBuild]) -> None:
+    w, stub = watcher
+    assert w.cycle([]).result == "ok" and stub.calls == 1  # the initial build
+    assert w.cycle([repo / "README.md"]).detail == "no step uses it"
+    assert w.cycle([repo / "flavors/demo/other/Dockerfile"]).detail == "not needed by goals"
+    assert stub.calls == 1
+    cycle = w.cycle([repo / "src/main.txt"])
+    assert (cycle.result, cycle.steps, cycle.tags) == ("ok", ("app",), {"app": "r/demo:app-x"})
+    stub.fail = True
+    failed = w.cycle([repo / "src/main.txt"])
+    assert (failed.result, failed.detail) == ("failed", "boom")
+    stub.fail = False
+    assert w.cycle([repo / "src/main.txt"]).result == "ok"  # fixing recovers
+
+
+def test_broken_flavor_toml_keeps_watching_and_recovers(repo: Path, watcher: tuple[Watcher, StubBuild]) -> None:
+    w, stub = watcher
+    toml = repo / "flavors/demo/flavor.toml"
+    write_files(repo, {"flavors/demo/flavor.toml": "[flavor\n"})
+    broken = w.cycle([toml])
+    assert broken.result == "error" and "flavor.toml" in broken.detail and stub.calls == 0
+    # while broken, any change retries the load instead of building the stale flavor
+    assert w.cycle([repo / "src/main.txt"]).result == "error"
+    write_files(repo, {"flavors/demo/flavor.toml": FLAVOR_TOML.replace('goals = ["app"]', 'goals = ["other"]')})
+    fixed = w.cycle([toml])
+    assert fixed.result == "ok" and stub.calls == 1
+    assert w.flavor.goals == ("other",)
+
+
+def test_restart_asks_only_about_relevant_pending_changes(repo: Path, watcher: tuple[Watcher, StubBuild]) -> None:
+    w, _ = watcher
+
+    class Event:
+        event_type, is_directory, src_path = "modified", False, ""
+
+    def changed(path: Path) -> None:
+        event = Event()
+        event.src_path = str(path)
+        w.dispatch(event)
+
+    changed(repo / "README.md")
+    changed(repo / "src/.main.txt.swp")  # filtered before it reaches the batcher
+    assert not w._should_restart()
+    changed(repo / "src/main.txt")
+    assert w._should_restart()
+    assert w.next_batch() == [repo / "README.md", repo / "src/main.txt"]
