@@ -281,7 +281,7 @@ def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, pr
     try:
         result = export(project, options, warn, _echo_err)
     except BuildFailed as exc:
-        _show_report(exc.report, as_json=False)
+        _show_report(exc.report, as_json)
         raise
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from slcc import emit, engine, hcl
 from slcc.atomic import write_text_atomic
@@ -39,6 +39,7 @@ DROPPED_CONTENTS: tuple[str, ...] = ("dev", "proc", "sys", "var/cache/apt", "var
 DROPPED_FILES: frozenset[str] = frozenset({"etc/resolv.conf", "etc/hosts"})
 GZIP_LEVEL = 6  # gzip's own default: level 9 costs about twice the time for ~1% size
 _CHUNK = 1 << 20
+_END_MARKER = 2 * tarfile.BLOCKSIZE
 
 
 # --- the pure part: filter, gzip, checksum ---------------------------------------------------
@@ -83,6 +84,23 @@ class _HashingWriter:
         self.target.flush()
 
 
+class _TailReader:
+    """A read-only file object that remembers the last bytes read, to check the end-of-archive marker."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source = source
+        self.tail = b""
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.tail = (self.tail + data)[-_END_MARKER:]
+        return data
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+
 def filter_rootfs(source: IO[bytes], target: IO[bytes]) -> ArchiveStats:
     """Copy the tar stream ``source`` to ``target`` as a deterministic .tar.gz without dropped members.
 
@@ -91,9 +109,10 @@ def filter_rootfs(source: IO[bytes], target: IO[bytes]) -> ArchiveStats:
     to a dropped file are dropped too: they would not extract.
     """
     writer = _HashingWriter(target)
+    reader = _TailReader(source)
     kept = dropped = 0
     with gzip.GzipFile(filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=writer, mtime=0) as gz, \
-            tarfile.open(fileobj=source, mode="r|") as tar_in, \
+            tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|") as tar_in, \
             tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar_out:
         for member in tar_in:
             if is_dropped(member.name) or (member.islnk() and is_dropped(member.linkname)):
@@ -101,6 +120,12 @@ def filter_rootfs(source: IO[bytes], target: IO[bytes]) -> ArchiveStats:
                 continue
             tar_out.addfile(member, tar_in.extractfile(member) if member.isreg() else None)
             kept += 1
+        # tarfile takes a stream cut at a member boundary for a complete archive; a complete
+        # one ends with two zero blocks (Go's archive/tar and tarfile both write them).
+        reader.drain()
+        if reader.tail != bytes(_END_MARKER):
+            msg = "the image tar ends early (no end-of-archive marker)"
+            raise tarfile.ReadError(msg)
     return ArchiveStats(kept, dropped, writer.size, writer.digest.hexdigest())
 
 
