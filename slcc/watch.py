@@ -44,24 +44,35 @@ Result = Literal["ok", "failed", "ignored", "error", "restarted"]
 # --- batching --------------------------------------------------------------------------------
 
 
+Change = Literal["created", "changed", "gone"]
+
+
 @dataclass
 class ChangeBatcher:
     """Collects changed paths until the stream is quiet for ``quiet`` s, or ``cap`` s passed.
 
     The cap makes a never-ending stream of events (a generator writing files) still build.
-    Not thread-safe: the caller holds a lock.
+    A path created and gone again within one batch (an editor's temp file, renamed over the
+    real one) is dropped: it changed nothing. Not thread-safe: the caller holds a lock.
     """
 
     quiet: float = 0.15
     cap: float = 2.0
     _paths: dict[Path, None] = field(default_factory=dict)
+    _created: set[Path] = field(default_factory=set)  # new in this batch, not there before it
     _first: float = 0.0
     _last: float = 0.0
 
-    def feed(self, path: Path, now: float) -> None:
+    def feed(self, path: Path, now: float, change: Change = "changed") -> None:
         if not self._paths:
             self._first = now
         self._last = now
+        if change == "gone" and path in self._created:
+            self._created.discard(path)
+            del self._paths[path]
+            return
+        if change == "created" and path not in self._paths:
+            self._created.add(path)
         self._paths[path] = None
 
     @property
@@ -81,6 +92,7 @@ class ChangeBatcher:
         """The batch in arrival order (each path once); the batcher is empty afterwards."""
         paths = list(self._paths)
         self._paths.clear()
+        self._created.clear()
         return paths
 
 
@@ -334,6 +346,7 @@ class Watches:
 # Event types that can change a build input; directory "modified" events only repeat what
 # the events of their entries say, and open/close-without-write change nothing.
 _RELEVANT_EVENTS = frozenset({"created", "modified", "deleted", "moved", "closed"})
+_SOURCE_CHANGE: dict[str, Change] = {"created": "created", "deleted": "gone", "moved": "gone"}
 
 
 class Watcher:
@@ -367,11 +380,14 @@ class Watcher:
         if kind not in _RELEVANT_EVENTS or (event.is_directory and kind == "modified"):
             return
         now = time.monotonic()
-        for raw in (event.src_path, getattr(event, "dest_path", "")):
+        # A rename's destination may have replaced a file that existed before: "changed".
+        source: Change = _SOURCE_CHANGE.get(kind, "changed")
+        destination: Change = "changed"
+        for raw, change in ((event.src_path, source), (getattr(event, "dest_path", ""), destination)):
             path = Path(os.fsdecode(raw)) if raw else None
             if path is not None and not self.ignored(path):
                 with self._cond:
-                    self._batcher.feed(path, now)
+                    self._batcher.feed(path, now, change)
                     self._cond.notify()
 
     # -- the loop, on the main thread

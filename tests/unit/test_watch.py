@@ -328,3 +328,14 @@ def test_restart_asks_only_about_relevant_pending_changes(repo: Path, watcher: t
     changed(repo / "src/main.txt")
     assert w._should_restart()
     assert w.next_batch() == [repo / "README.md", repo / "src/main.txt"]
+
+
+def test_batcher_drops_a_temp_file_created_and_renamed_within_the_batch() -> None:
+    batcher = ChangeBatcher()
+    batcher.feed(Path(".main.txt.tmp"), 1.0, "created")
+    batcher.feed(Path(".main.txt.tmp"), 1.0, "gone")  # renamed over main.txt
+    batcher.feed(Path("main.txt"), 1.0)
+    batcher.feed(Path("old.txt"), 1.0, "gone")  # existed before the batch: a real change
+    batcher.feed(Path("old.txt"), 1.0, "created")
+    batcher.feed(Path("old.txt"), 1.0, "gone")
+    assert batcher.drain() == [Path("main.txt"), Path("old.txt")]
