@@ -309,7 +309,7 @@ def test_cmd(flavor: str | None, step: str | None, progress: str, **kwargs: Any)
         click.echo(f"  | {line}", err=True)
     click.echo(result.summary())
     if not result.passed:
-        raise click.exceptions.Exit(1)
+        sys.exit(1)  # not click.exceptions.Exit: with standalone_mode=False click returns its code
 
 
 # --- watch (slcc/watch.py) ---------------------------------------------------------------------
