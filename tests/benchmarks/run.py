@@ -1,0 +1,354 @@
+"""slcc benchmarks: slcc vs hand-written raw bake vs exaslct 4.4.0, side by side in one run.
+
+    .venv/bin/python tests/benchmarks/run.py [--reps N] [--only ROW ...]      (make bench)
+
+Rows: noop, incremental, cold (build tools on the python3 flavor), watch (save-to-image),
+emit (1,000-4,000 synthetic steps, per phase), hashing (tests/benchmarks/bench_hashing.py).
+Prints a table and writes results.json and results.md to --out (default .slcc/bench/).
+Not a test: nothing here asserts a speed; docs/benchmarks.md explains every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout's slcc, before any install
+
+import bench_emit  # below the path insert on purpose
+import bench_hashing
+import bench_tools as bt
+import bench_watch
+
+ROWS = ("hashing", "emit", "noop", "incremental", "watch", "cold")  # run order: cold prunes, so last
+TOOLS = ("slcc", "raw bake", "exaslct")
+Cell = float | str | None  # seconds, "n/a: why", or not applicable
+
+
+@dataclass(frozen=True)
+class Config:
+    reps: int
+    cold_reps: int
+    only: tuple[str, ...]
+    out: Path
+    work: Path
+    prune: bool
+    exaslct: bool
+    emit_sizes: tuple[int, ...]
+
+
+@dataclass
+class Row:
+    """One line of the result table; ``cells`` maps a tool to its median (or why it has none)."""
+
+    key: str
+    label: str
+    cells: dict[str, Cell]
+    unit: str = "s"
+    note: str = ""
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def ratio(self, other: str) -> float | None:
+        """How many times slcc is faster than ``other`` (only when both were measured)."""
+        mine, theirs = self.cells.get("slcc"), self.cells.get(other)
+        if isinstance(mine, float) and isinstance(theirs, float) and mine > 0 and self.unit == "s":
+            return theirs / mine
+        return None
+
+
+@dataclass
+class Context:
+    config: Config
+    ws: Path
+    tools: dict[str, bt.Tool | str]  # a tool, or why it is n/a
+    rows: list[Row] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# --- build-tool rows ---------------------------------------------------------------------------
+
+
+def _measure(ctx: Context, reps: int, before_each: Callable[[str, int], None] | None = None,
+             ) -> tuple[dict[str, Cell], dict[str, list[float]]]:
+    """Time every available tool ``reps`` times; a failing tool gets "n/a: <error>"."""
+    cells: dict[str, Cell] = {}
+    samples: dict[str, list[float]] = {}
+    for rep in range(reps):
+        for name in TOOLS:
+            tool = ctx.tools[name]
+            if isinstance(tool, str):
+                cells[name] = tool
+                continue
+            if isinstance(cells.get(name), str):  # failed in an earlier repetition
+                continue
+            if before_each:
+                before_each(name, rep)
+            try:
+                seconds = tool.build(ctx.ws)
+            except (bt.ToolError, subprocess.TimeoutExpired) as exc:
+                cells[name] = "n/a: " + str(exc).splitlines()[0][:160]
+                log(f"{name} failed: {exc}")
+                continue
+            samples.setdefault(name, []).append(seconds)
+            log(f"  {name} #{rep + 1}: {seconds:.2f} s")
+    for name, values in samples.items():
+        if name not in cells:
+            cells[name] = bt.median(values)
+    return cells, samples
+
+
+def _warm_up(ctx: Context) -> None:
+    """One untimed build per tool, so that everything the no-op row needs exists."""
+    for name in TOOLS:
+        tool = ctx.tools[name]
+        if isinstance(tool, bt.Tool):
+            log(f"warm-up: {name}")
+            try:
+                tool.build(ctx.ws)
+            except bt.ToolError as exc:
+                ctx.tools[name] = "n/a: " + str(exc).splitlines()[0][:160]
+                log(f"{name} warm-up failed: {exc}")
+
+
+def _slcc_started_no_bake(ctx: Context) -> bool:
+    tool = ctx.tools["slcc"]
+    assert isinstance(tool, bt.Tool)
+    proc = bt.run([*tool.argv, "--json"], ctx.ws, tool.env)
+    return json.loads(proc.stdout)["baked"] is False
+
+
+def row_noop(ctx: Context) -> None:
+    log("row noop: nothing changed")
+    bt.restore_client(ctx.ws)
+    _warm_up(ctx)
+    cells, samples = _measure(ctx, ctx.config.reps)
+    note = "slcc started no bake" if _slcc_started_no_bake(ctx) else "WARNING: slcc started a bake"
+    ctx.rows.append(Row("noop", "no-op build (python3, nothing changed)", cells, note=note, samples=samples))
+
+
+def row_incremental(ctx: Context) -> None:
+    log("row incremental: one-line client change, then rebuild")
+    before = bt.bench_image_refs()
+    _warm_up(ctx)
+    marker: dict[int, str] = {}
+
+    def edit(_tool: str, rep: int) -> None:
+        # The same new line for all three tools within a repetition, a different one per repetition.
+        bt.edit_client(ctx.ws, marker.setdefault(rep, bt.nonce()))
+
+    try:
+        cells, samples = _measure(ctx, ctx.config.reps, edit)
+    finally:
+        bt.restore_client(ctx.ws)
+        bt.remove_images(bt.bench_image_refs() - before)
+    note = f"new line appended to {bt.CLIENT_EDIT_FILE}; rebuilds build_run and release"
+    ctx.rows.append(Row("incremental", "incremental (one-line client change)", cells, note=note,
+                        samples=samples))
+
+
+def row_cold(ctx: Context) -> None:
+    log("row cold: empty cache, no tagged images")
+    before = bt.bench_image_refs()
+
+    def make_cold(_tool: str, _rep: int) -> None:
+        if ctx.config.prune:
+            bt.run(["docker", "buildx", "prune", "-af"], ctx.ws)
+        bt.set_base_nonce(ctx.ws, bt.nonce())
+
+    try:
+        cells, samples = _measure(ctx, ctx.config.cold_reps, make_cold)
+    finally:
+        bt.set_base_nonce(ctx.ws, None)
+        bt.remove_images(bt.bench_image_refs() - before)
+    how = "docker buildx prune -af + new ENV line" if ctx.config.prune else "new ENV line (no prune)"
+    note = f"{how} in the 3 root steps before each tool; apt + PyPI downloads included"
+    ctx.rows.append(Row("cold", "cold build (python3, 8 steps)", cells, note=note, samples=samples))
+
+
+def row_watch(ctx: Context) -> None:
+    if not (bt.REPO / "slcc" / "watch.py").is_file():
+        ctx.rows.append(Row("watch", "watch save-to-image latency", {"slcc": "TODO: not measured yet"},
+                            note="slcc/watch.py does not exist yet"))
+        return
+    log("row watch: save a client file, wait for the cycle report")
+    try:
+        figures = bench_watch.bench_watch(ctx.ws, ctx.config.reps, ctx.config.out / "watch.log")
+    except bt.ToolError as exc:
+        cell: Cell = "n/a: " + str(exc).splitlines()[0][:160]
+        ctx.rows.append(Row("watch", "watch save-to-image latency", {"slcc": cell}))
+        return
+    own = bt.median(figures["cycle_seconds"])
+    ctx.rows.append(Row("watch", "watch save-to-image latency", {"slcc": bt.median(figures["latency_s"])},
+                        note=f"cycle's own build time {own:.2f} s (same edit as incremental)",
+                        samples=figures))
+
+
+# --- library rows --------------------------------------------------------------------------------
+
+
+def row_emit(ctx: Context) -> None:
+    work = ctx.config.work / "emit"
+    for steps in ctx.config.emit_sizes:
+        log(f"row emit: {steps} synthetic steps")
+        f = bench_emit.bench_size(work, steps, ctx.config.reps)
+        note = (f"load {f['load_s']:.3f} + hash {f['hash_s']:.3f} + emit {f['emit_s']:.3f} s; "
+                f"first run {f['first_total_s']:.3f} s; {f['total_s'] / steps * 1e6:.0f} us/step")
+        ctx.rows.append(Row(f"emit{steps}", f"emit-bake {steps:,} steps, in-process", {"slcc": f["total_s"]},
+                            note=note, samples={k: [v] for k, v in f.items()}))
+    steps = ctx.config.emit_sizes[0]
+    cli = bench_emit.bench_cli(work, steps, bt.slcc_argv(), bt.bench_env(), ctx.config.reps)
+    ctx.rows.append(Row(f"emit{steps}-cli", f"`slcc emit-bake` CLI, {steps:,} steps", {"slcc": cli},
+                        note="whole command: interpreter start, load, hash, emit, write"))
+
+
+def row_hashing(ctx: Context) -> None:
+    log("row hashing: bench_hashing.run")
+    f = bench_hashing.run(ctx.config.work / "hashing")
+    files = int(f["tree_files"])
+    ctx.extra["hashing"] = f
+    rows = [
+        ("hash-cold", f"hash {files:,}-file tree, cold (no stat cache)", f["tree_cold_s"], "s",
+         f"without any cache: {f['tree_nocache_s']:.3f} s"),
+        ("hash-warm", f"re-hash {files:,}-file tree, warm stat cache", f["tree_warm_s"], "s",
+         f"walk only {f['tree_warm_walk_only_s']:.3f} s, cache load {f['statcache_load_s']:.3f} s"),
+        ("hash-big", f"hash one {int(f['bigfile_mib'])} MiB file", f["bigfile_hash_file_MBps"], "MB/s",
+         f"raw blake3: {f['bigfile_raw_blake3_MBps']:.0f} MB/s 1 thread, "
+         f"{f['bigfile_raw_blake3_auto_MBps']:.0f} MB/s all threads"),
+    ]
+    for key, label, value, unit, note in rows:
+        ctx.rows.append(Row(key, label, {"slcc": value}, unit=unit, note=note))
+
+
+ROW_FUNCS: dict[str, Callable[[Context], None]] = {
+    "hashing": row_hashing, "emit": row_emit, "noop": row_noop,
+    "incremental": row_incremental, "watch": row_watch, "cold": row_cold,
+}
+NEEDS_ENGINE = {"noop", "incremental", "watch", "cold"}
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def fmt(cell: Cell, unit: str) -> str:
+    if cell is None:
+        return "-"
+    if isinstance(cell, str):
+        return cell
+    if unit == "MB/s":
+        return f"{cell:,.0f} MB/s"
+    return f"{cell * 1000:.0f} ms" if cell < 1 else f"{cell:.2f} s"
+
+
+def table(rows: Sequence[Row]) -> list[list[str]]:
+    header = ["row", *TOOLS, "raw/slcc", "exaslct/slcc", "note"]
+    body = []
+    for r in rows:
+        ratios = [f"{x:.1f}x" if (x := r.ratio(t)) else "-" for t in ("raw bake", "exaslct")]
+        body.append([r.label, *(fmt(r.cells.get(t), r.unit) for t in TOOLS), *ratios, r.note])
+    return [header, *body]
+
+
+def render_text(rows: Sequence[Row]) -> str:
+    cells = table(rows)
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]) - 1)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)) + "  " + line[-1]
+                     for line in cells)
+
+
+def render_markdown(rows: Sequence[Row], meta: dict[str, object]) -> str:
+    cells = table(rows)
+    lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(cells[0])]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in cells[1:]]
+    info = [f"- {k}: {v}" for k, v in meta.items() if isinstance(v, str)]
+    for key in ("versions", "machine"):
+        value = meta[key]
+        assert isinstance(value, dict)
+        info.append(f"- {key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+    return "\n".join([*lines, "", *info]) + "\n"
+
+
+def write_outputs(ctx: Context, meta: dict[str, object]) -> None:
+    out = ctx.config.out
+    out.mkdir(parents=True, exist_ok=True)
+    data = {
+        **meta,
+        "rows": [{"key": r.key, "label": r.label, "unit": r.unit, "cells": r.cells, "note": r.note,
+                  "ratios": {t: r.ratio(t) for t in ("raw bake", "exaslct")}, "samples": r.samples}
+                 for r in ctx.rows],
+        **ctx.extra,
+    }
+    (out / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    (out / "results.md").write_text(render_markdown(ctx.rows, meta), encoding="utf-8")
+    log(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str]) -> Config:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=3, help="repetitions of fast rows (median reported)")
+    p.add_argument("--cold-reps", type=int, default=1, help="repetitions of the cold row")
+    p.add_argument("--only", action="append", choices=ROWS, default=[], help="run only this row (repeatable)")
+    p.add_argument("--out", type=Path, default=bt.REPO / ".slcc" / "bench", help="where results go")
+    p.add_argument("--no-prune", action="store_true",
+                   help="cold row: do not run `docker buildx prune -af` (the shared engine's whole cache); "
+                   "a new ENV line alone still misses every layer, but apt/pip cache mounts stay warm")
+    p.add_argument("--no-exaslct", action="store_true", help="skip exaslct (no venv install)")
+    p.add_argument("--emit-sizes", default="1000,2000,4000", help="synthetic step counts for the emit row")
+    args = p.parse_args(argv)
+    out: Path = args.out.resolve()
+    return Config(args.reps, args.cold_reps, tuple(args.only) or ROWS, out, out / "work", not args.no_prune,
+                  not args.no_exaslct, tuple(int(n) for n in args.emit_sizes.split(",")))
+
+
+def _tools(config: Config) -> tuple[dict[str, bt.Tool | str], str | None]:
+    tools: dict[str, bt.Tool | str] = {"slcc": bt.slcc_tool(), "raw bake": bt.raw_tool()}
+    version = None
+    if not config.exaslct:
+        tools["exaslct"] = "n/a: skipped (--no-exaslct)"
+        return tools, version
+    venv = config.out / "exaslct-venv"
+    try:
+        version = bt.ensure_exaslct(venv)
+        tools["exaslct"] = bt.exaslct_tool(venv)
+    except bt.ToolError as exc:
+        tools["exaslct"] = "n/a: install failed: " + str(exc).splitlines()[-1][:160]
+    return tools, version
+
+
+def main(argv: Sequence[str]) -> int:
+    config = parse_args(argv)
+    started = time.time()
+    engine_rows = NEEDS_ENGINE.intersection(config.only)
+    tools, exaslct_version = _tools(config) if engine_rows else ({}, None)
+    ws = bt.make_workspace(config.work)
+    ctx = Context(config, ws, tools)
+    for name in ROWS:
+        if name in config.only:
+            ROW_FUNCS[name](ctx)
+    meta: dict[str, object] = {
+        "command": shlex.join(["python", "tests/benchmarks/run.py", *argv]),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "total_seconds": f"{time.time() - started:.0f}",
+        "versions": bt.versions(exaslct_version),
+        "machine": bt.machine(),
+    }
+    print(render_text(ctx.rows))
+    write_outputs(ctx, meta)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
