@@ -256,6 +256,8 @@ def export(project: Project, options: ExportOptions, warn: Callable[[str], None]
     step = options.goal or flavor.goals[0]
     if step not in flavor.steps:
         raise InputError(f"flavor {flavor.name} has no step {step!r} (steps: {', '.join(flavor.steps)})")
+    if len(flavor.platforms) > 1:
+        raise InputError(f"flavor {flavor.name} has several platforms; export supports one")
     step_hash = project.hash_all()[flavor.name][step]
     tag = step_hash.tag(project.settings.repository)
     out_dir = (options.output_dir or project.settings.state_dir / "export").resolve()
@@ -286,9 +288,6 @@ def export(project: Project, options: ExportOptions, warn: Callable[[str], None]
 def _bake_tar(project: Project, flavor: Flavor, tag: str, run_dir: Path, dest: Path) -> None:
     """Write the filesystem of image ``tag`` to ``dest`` with a BuildKit tar output."""
     context = run_dir / "export-context"  # empty: nothing of the repository is sent
-    context.mkdir(exist_ok=True)
-    if len(flavor.platforms) > 1:
-        raise InputError(f"flavor {flavor.name} has several platforms; export supports one")
     bake_file = run_dir / "export.hcl"
     write_text_atomic(bake_file, hcl.block("target", "export", [
         ("context", str(context)),
@@ -299,7 +298,12 @@ def _bake_tar(project: Project, flavor: Flavor, tag: str, run_dir: Path, dest: P
     ]))
     log = run_dir / "export.log"
     command = engine.bake_command(bake_file, ["export"], builder=project.settings.builder)
-    outcome = engine.run_bake(command, ["export"], project.settings.repo_root, log)
+    context.mkdir(exist_ok=True)
+    try:
+        outcome = engine.run_bake(command, ["export"], project.settings.repo_root, log)
+    finally:
+        # State prunes old run directories file by file: a directory left here would stop it.
+        context.rmdir()
     if outcome.interrupted:
         raise KeyboardInterrupt
     if outcome.returncode != 0 or not dest.is_file():

@@ -63,6 +63,9 @@ def test_export_archive_checksum_and_rootfs(slcc: Slcc, repo: Path, tmp_path: Pa
     assert checksum.name == archive.name + ".sha512sum"
     assert archive.stat().st_size == first["size"]
     assert sorted(p.name for p in archive.parent.iterdir()) == [archive.name, checksum.name]  # no temp files
+    leftovers = [p for run in runs(repo) for p in run.iterdir() if not p.is_file()]
+    assert leftovers == []  # State prunes old runs file by file; the raw image tar is gone too
+    assert not [p for run in runs(repo) for p in run.iterdir() if p.name == "export.tar"]
 
     check = subprocess.run(["sha512sum", "-c", checksum.name], cwd=archive.parent, capture_output=True,
                            text=True, check=False)
