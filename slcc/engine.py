@@ -177,7 +177,7 @@ def push(tag: str) -> None:
 
 # --- bake -------------------------------------------------------------------------------
 
-VERTEX_LINE = re.compile(r"^#(\d+) \[([A-Za-z0-9_-]+)(?: [^\]]*)?\] (.*)$")
+VERTEX_LINE = re.compile(r"^#(\d+) \[([^\] ]+)(?: [^\]]*)?\] (.*)$")
 VERTEX_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
 _STEP_LINE = re.compile(r"^#(\d+) ")
 

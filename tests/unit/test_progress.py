@@ -34,3 +34,10 @@ def test_single_target_vertices_have_no_target_prefix() -> None:
     log = "#5 [stage-0 2/2] RUN false\n#5 ERROR: process \"/bin/sh -c false\" failed\nERROR: failed to solve: x\n"
     outcome = parse(log, ["demo_app"])
     assert fatal_failure(outcome) == ("demo_app", "RUN false", 'process "/bin/sh -c false" failed')
+
+
+def test_single_target_step_counter_without_stage_name() -> None:
+    # buildx 0.13 prints "[1/2]" alone when one target has an unnamed single stage.
+    log = "#7 [1/2] FROM x\n#8 [2/2] RUN exit 4\n#8 ERROR: process \"/bin/sh -c exit 4\" failed\nERROR: failed to solve: process \"/bin/sh -c exit 4\" failed\n"
+    outcome = parse(log, ["demo_app"])
+    assert fatal_failure(outcome) == ("demo_app", "RUN exit 4", 'process "/bin/sh -c exit 4" failed')
