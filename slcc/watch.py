@@ -262,8 +262,8 @@ class Cycle:
             what += f" and {len(self.changed) - 1} more"
         if self.result == "ignored":
             return f"[{self.number}] {what}: ignored: {self.detail}"
-        if self.result == "error":
-            return f"[{self.number}] {what}: error: {self.detail}"
+        if self.result in ("error", "restarted"):
+            return f"[{self.number}] {what}: {self.result}: {self.detail}"
         rebuilt = f"rebuilt {', '.join(self.steps)}" if self.steps else "nothing stale"
         text = f"[{self.number}] {what} -> {rebuilt}: {self.result} ({self.seconds:.2f} s)"
         if self.result == "ok":

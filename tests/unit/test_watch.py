@@ -255,6 +255,8 @@ def test_status_line() -> None:
     failed = Cycle(5, ("a",), "failed", ("app",), 0.5, detail="step demo/app failed at `RUN exit 1`")
     assert failed.line().endswith("failed (0.50 s): step demo/app failed at `RUN exit 1`")
     assert ok.as_json()["tags"] == {"app": "r/demo:app-1"}
+    restarted = Cycle(6, ("src/main.txt",), "restarted", detail="a change arrived")
+    assert restarted.line() == "[6] src/main.txt: restarted: a change arrived"
 
 
 class StubBuild:
