@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slcc.build import BuildFailed, BuildOptions, BuildReport, Progress, StepResult, build
+from slcc.engine import VERTEX_LINE
 from slcc.errors import InputError
 from slcc.export import single_flavor
 from slcc.project import Project
 
 DEFAULT_TEST_STEP = "test"
 OUTPUT_TAIL_LINES = 20
-_VERTEX_HEAD = re.compile(r"^#(\d+) \[[^\]]*\] (.*)$")
-_VERTEX_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
 _VERTEX_OUTPUT = re.compile(r"^#(\d+) \d+\.\d+ (.*)$")
 
 
@@ -90,35 +89,6 @@ def _test_failure(report: BuildReport, result: StepResult) -> tuple[str, str] | 
     if result.status == "failed" and result.error:
         instruction, _, error = result.error.partition(": ")
         return instruction, error
-    baked = [s for s in report.steps if s.status in ("built", "failed", "not-built")]
-    if baked == [result] and report.log:
-        # The test step was the only target: buildx then names vertices `[1/2] RUN ...` without
-        # a target, which the build report cannot attribute; the log still says what failed.
-        return fatal_vertex(report.log)
-    return None
-
-
-def fatal_vertex(log: Path) -> tuple[str, str] | None:
-    """(instruction, error) of the vertex that failed a bake, from its `--progress=plain` log.
-
-    That is the vertex whose error bake repeats in its final ``ERROR:`` line; vertex errors
-    that do not fail the build (a cache to import that does not exist yet) are not it.
-    """
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    heads: dict[str, str] = {}
-    errors: list[tuple[str, str]] = []
-    for line in lines:
-        if head := _VERTEX_HEAD.match(line):
-            heads.setdefault(head.group(1), head.group(2))
-        elif failed := _VERTEX_ERROR.match(line):
-            errors.append((failed.group(1), failed.group(2)))
-    final = next((line for line in reversed(lines) if line.startswith("ERROR:")), "")
-    for vertex, error in errors:
-        if vertex in heads and error in final:
-            return heads[vertex], error
     return None
 
 
@@ -135,7 +105,7 @@ def failure_output(log: Path, instruction: str, lines: int = OUTPUT_TAIL_LINES) 
     wanted: set[str] = set()
     output: list[str] = []
     for line in text.splitlines():
-        if (head := _VERTEX_HEAD.match(line)) and head.group(2) == instruction:
+        if (head := VERTEX_LINE.match(line)) and head.group(3) == instruction:
             wanted.add(head.group(1))
         elif (out := _VERTEX_OUTPUT.match(line)) and out.group(1) in wanted:
             output.append(out.group(2))

@@ -23,7 +23,7 @@ from slcc.export import (
     parse_checksum,
     write_archive,
 )
-from slcc.flavortest import FlavorTestResult, failure_output, fatal_vertex
+from slcc.flavortest import FlavorTestResult, failure_output
 
 LONG_NAME = "usr/share/" + "x" * 120 + "/file.txt"
 
@@ -242,16 +242,6 @@ SINGLE_TARGET_LOG = """\
 ------
 ERROR: failed to solve: process "/bin/sh -c grep -q nothere /base.txt" did not complete successfully: exit code: 1
 """
-
-
-def test_fatal_vertex_is_the_one_bake_reports_not_a_cache_miss(tmp_path: Path) -> None:
-    log = tmp_path / "build.log"
-    log.write_text(SINGLE_TARGET_LOG)
-    assert fatal_vertex(log) == (
-        'RUN echo "checking"; cat /base.txt; grep -q nothere /base.txt',
-        'process "/bin/sh -c grep -q nothere /base.txt" did not complete successfully: exit code: 1',
-    )
-    assert fatal_vertex(tmp_path / "missing.log") is None
 
 
 def test_failure_output_is_what_the_instruction_printed(tmp_path: Path) -> None:
