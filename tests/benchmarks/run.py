@@ -182,12 +182,15 @@ def row_watch(ctx: Context) -> None:
                             note="slcc/watch.py does not exist yet"))
         return
     log("row watch: save a client file, wait for the cycle report")
+    before = bt.bench_image_refs()
     try:
         figures = bench_watch.bench_watch(ctx.ws, ctx.config.reps, ctx.config.out / "watch.log")
     except bt.ToolError as exc:
         cell: Cell = "n/a: " + str(exc).splitlines()[0][:160]
         ctx.rows.append(Row("watch", "watch save-to-image latency", {"slcc": cell}))
         return
+    finally:
+        bt.remove_images(bt.bench_image_refs() - before)
     own = bt.median(figures["cycle_seconds"])
     ctx.rows.append(Row("watch", "watch save-to-image latency", {"slcc": bt.median(figures["latency_s"])},
                         note=f"cycle's own build time {own:.2f} s (same edit as incremental)",
