@@ -35,8 +35,10 @@ class EmitRequest:
 
 
 def _rel(path: Path, root: Path) -> str:
-    rel = os.path.relpath(path, root)
-    return rel.replace(os.sep, "/")
+    text, prefix = str(path), str(root)
+    if text.startswith(prefix + os.sep):  # the common case, without relpath's abspath calls
+        return text[len(prefix) + 1 :].replace(os.sep, "/")
+    return os.path.relpath(path, root).replace(os.sep, "/")
 
 
 def csv_field(text: str) -> str:

@@ -11,28 +11,23 @@ _SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\
 Value = str | bool | Sequence[str] | Mapping[str, str]
 
 
+_SPECIAL = re.compile(r'[\\"\x00-\x1f\x7f]|[$%]\{')
+
+
+def _escape(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if text in ("${", "%{"):
+        return text[0] + text  # HCL reads $${ and %%{ back as the literal text
+    return _SIMPLE_ESCAPES.get(text) or f"\\u{ord(text):04x}"
+
+
 def quote(text: str) -> str:
     """An HCL quoted-string literal whose value is exactly ``text``.
 
     HCL quoted strings are templates: ``${`` and ``%{`` start interpolations and
     directives, so they are doubled (``$${``, ``%%{``), which HCL reads back as literals.
     """
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char in "$%" and text.startswith("{", i + 1):
-            out.append(char + char + "{")
-            i += 2
-            continue
-        if char in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-        i += 1
-    return '"' + "".join(out) + '"'
+    return '"' + _SPECIAL.sub(_escape, text) + '"'
 
 
 def target_name(*parts: str) -> str:

@@ -127,6 +127,8 @@ def _digest_of(entries: list[TreeEntry]) -> TreeDigest:
 
 def _resolve_root(path: Path) -> Path:
     """Absolute, symlink-free root; a missing path or a symlink loop is bad input."""
+    if path.is_absolute() and not os.path.islink(path) and os.path.isdir(path) and ".." not in path.parts:
+        return path  # already usable as is (the flavor loader hands over resolved paths)
     try:
         return path.resolve(strict=True)
     except RuntimeError:  # Python < 3.13 reports symlink loops this way
