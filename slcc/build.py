@@ -124,6 +124,12 @@ def build(project: Project, options: BuildOptions, warn: Callable[[str], None],
     ``should_stop`` (asked while bake runs) stops the bake cleanly; like Ctrl-C, that ends
     in KeyboardInterrupt after the report is written.
     """
+    with State(project.settings.state_dir).build_lock(echo):
+        return _build_locked(project, options, warn, echo, should_stop)
+
+
+def _build_locked(project: Project, options: BuildOptions, warn: Callable[[str], None],
+                  echo: Callable[[str], None], should_stop: Callable[[], bool] | None) -> BuildReport:
     start = time.monotonic()
     warnings: list[str] = []
 

@@ -7,9 +7,11 @@ so a crash or a deleted .slcc/ can cost an explanation or a log, never a wrong b
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,25 @@ class State:
     def save_manifest(self, manifest: dict[str, Any]) -> None:
         path = self._manifest_path(manifest["flavor"], manifest["step"])
         write_text_atomic(path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+    @contextlib.contextmanager
+    def build_lock(self, on_wait: Callable[[str], None]) -> Iterator[None]:
+        """One build at a time per state directory.
+
+        Builds share the local cache directories, which BuildKit's local cache exporter cannot
+        write concurrently. The OS drops the lock with the process, so a crash never leaves it.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / "build.lock").open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                on_wait(f"waiting for another slcc build using {self.directory}")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def new_run(self) -> Path:
         """A fresh directory for one build's bake file, log and report; old runs are pruned."""
