@@ -12,6 +12,7 @@ from typing import Any, Literal
 from slcc import emit, engine, explain
 from slcc.atomic import write_text_atomic
 from slcc.errors import SlccError
+from slcc.model import Flavor
 from slcc.plan import Plan, PlannedStep, StepKey, forced_steps, make_plan
 from slcc.project import Hashes, Project
 from slcc.state import State
@@ -160,11 +161,11 @@ def _build_locked(project: Project, options: BuildOptions, warn: Callable[[str],
         report.log = report.run_dir / "build.log"
         report.baked = True
         outcome = _run_bake(project, planned, options, report.run_dir, echo, should_stop)
-        _record(project, plan, outcome, state, results)
+        failure = _failed_step(project, plan, outcome)
+        _record(project, plan, outcome, failure, state, results)
         if outcome.returncode != 0:
             report.ok = False
-            names = emit.target_names(project.flavors)
-            report.error = _failure_message(outcome, {names[k]: k for k in plan.stale}, report.log)
+            report.error = _failure_message(outcome, failure, report.log)
     report.seconds = round(time.monotonic() - start, 2)
     if report.run_dir:
         write_text_atomic(report.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n")
@@ -205,8 +206,48 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
                            should_stop=should_stop)
 
 
-def _record(project: Project, plan: Plan, outcome: engine.BakeOutcome, state: State,
-            results: dict[StepKey, StepResult]) -> None:
+Failure = tuple[StepKey, str, str]  # (step, instruction, error)
+
+
+def _failed_step(project: Project, plan: Plan, outcome: engine.BakeOutcome) -> Failure | None:
+    """The step whose instruction failed the bake.
+
+    buildx labels an instruction shared by several targets with any one of them (a
+    dependency's RUN may appear as its dependent's), so the label is only a starting point:
+    the owner is the labelled step or one of its stale dependencies whose Dockerfile holds
+    the instruction.
+    """
+    fatal = engine.fatal_failure(outcome)
+    names = emit.target_names(project.flavors)
+    labelled = next((k for k in plan.stale if names[k] == fatal[0]), None) if fatal else None
+    if fatal is None or labelled is None:
+        return None
+    flavor = project.flavor(labelled[0])
+    wanted = " ".join(fatal[1].split())
+    candidates = [labelled, *((labelled[0], d) for d in _stale_below(flavor, labelled[1], plan))]
+    for key in candidates:
+        try:
+            text = flavor.steps[key[1]].dockerfile.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if wanted in " ".join(text.split()):
+            return key, fatal[1], fatal[2]
+    return labelled, fatal[1], fatal[2]
+
+
+def _stale_below(flavor: Flavor, step: str, plan: Plan) -> list[str]:
+    """Stale dependencies of ``step``, nearest first."""
+    order, queue = [], list(flavor.steps[step].depends)
+    while queue:
+        dep = queue.pop(0)
+        if dep not in order and (flavor.name, dep) in plan.stale:
+            order.append(dep)
+            queue.extend(flavor.steps[dep].depends)
+    return order
+
+
+def _record(project: Project, plan: Plan, outcome: engine.BakeOutcome, failure: Failure | None,
+            state: State, results: dict[StepKey, StepResult]) -> None:
     """Set each stale step's result, and keep the manifest of every image that was built."""
     names = emit.target_names(project.flavors)
     built = set(plan.stale)
@@ -214,22 +255,20 @@ def _record(project: Project, plan: Plan, outcome: engine.BakeOutcome, state: St
         # Only tags decide freshness: ask which images the failed run still produced.
         present = engine.local_tags(f"{project.settings.repository}/{f.name}" for f in project.flavors)
         built = {k for k in plan.stale if plan.get(k).tag in present}
-    fatal = engine.fatal_failure(outcome)
     for key in plan.stale:
         result = results[key]
         result.seconds = outcome.durations.get(names[key], 0.0)
         if key in built:
             result.status = "built"
             state.save_manifest(plan.get(key).hash.manifest())
-        elif fatal and names[key] == fatal[0]:  # steps cancelled by that failure stay "not-built"
+        elif failure and key == failure[0]:  # steps cancelled by that failure stay "not-built"
             result.status = "failed"
-            result.error = f"{fatal[1]}: {fatal[2]}"
+            result.error = f"{failure[1]}: {failure[2]}"
 
 
-def _failure_message(outcome: engine.BakeOutcome, by_target: dict[str, tuple[str, str]], log: Path) -> str:
-    fatal = engine.fatal_failure(outcome)
-    if fatal and fatal[0] in by_target:
-        (flavor, step), instruction, error = by_target[fatal[0]], fatal[1], fatal[2]
+def _failure_message(outcome: engine.BakeOutcome, failure: Failure | None, log: Path) -> str:
+    if failure:
+        (flavor, step), instruction, error = failure
         return f"step {flavor}/{step} failed at `{instruction}`: {error} (full log: {log})"
     detail = outcome.error_lines[-1] if outcome.error_lines else f"docker buildx bake exited {outcome.returncode}"
     return f"{detail} (full log: {log})"

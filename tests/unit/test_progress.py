@@ -1,6 +1,12 @@
 """Reading buildx's plain progress: which target failed, at which instruction."""
 
+from pathlib import Path
+
+from slcc.build import _failed_step
 from slcc.engine import BakeOutcome, _ProgressParser, fatal_failure
+from slcc.plan import make_plan
+from slcc.project import open_project
+from tests.helpers import make_repo
 
 LOG = """\
 #8 [demo_base] importing cache manifest from 127.0.0.1:5000/x/demo:cache-base
@@ -41,3 +47,12 @@ def test_single_target_step_counter_without_stage_name() -> None:
     log = "#7 [1/2] FROM x\n#8 [2/2] RUN exit 4\n#8 ERROR: process \"/bin/sh -c exit 4\" failed\nERROR: failed to solve: process \"/bin/sh -c exit 4\" failed\n"
     outcome = parse(log, ["demo_app"])
     assert fatal_failure(outcome) == ("demo_app", "RUN exit 4", 'process "/bin/sh -c exit 4" failed')
+
+
+def test_shared_instruction_is_attributed_to_the_step_whose_dockerfile_has_it(tmp_path: Path) -> None:
+    # buildx may label base's RUN with its dependent's name; slcc must still blame base.
+    repo = make_repo(tmp_path / "repo")
+    project = open_project(repo, ["demo"], {"ca_bundle": "none"})
+    plan = make_plan(project.flavors, project.hash_all(), {"demo": ("app",)}, "slcc", set(), set())
+    outcome = BakeOutcome(1, 1.0, {}, [("demo_app", "RUN cat /hello.txt > /base.txt", "boom")], ["ERROR: boom"])
+    assert _failed_step(project, plan, outcome) == (("demo", "base"), "RUN cat /hello.txt > /base.txt", "boom")
