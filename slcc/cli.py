@@ -69,6 +69,11 @@ def project_options(func: F) -> F:
     return func
 
 
+progress_option = click.option(
+    "--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True,
+    help="auto: one line per build instruction; plain: the full bake output; quiet: none.")
+
+
 def load_project(options: dict[str, Any], flavors: Sequence[str]) -> Project:
     """Open the project with the shared options (consumed from ``options``)."""
     keys = ("repository", "cache", "ca_bundle", "builder")
@@ -195,8 +200,7 @@ def _show_report(report: BuildReport, as_json: bool) -> None:
 @click.option("--from", "force_from", multiple=True, metavar="STEP",
               help="Rebuild STEP and the steps that use it (repeatable).")
 @click.option("--builder", help="buildx builder to use [env SLCC_BUILDER].")
-@click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True,
-              help="auto: one line per build instruction; plain: the full bake output.")
+@progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @project_options
 def build_cmd(flavors: tuple[str, ...], goals: tuple[str, ...], push: bool, load: bool, no_cache: bool,
@@ -262,7 +266,7 @@ main.add_command(explain_cmd, "plan")
 @click.option("-g", "--goal", metavar="STEP", help="Step to export; default: the flavor's first goal.")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the archive and its checksum; default: .slcc/export.")
-@click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True)
+@progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @project_options
 def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, progress: str, as_json: bool,
@@ -293,7 +297,7 @@ def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, pr
 @main.command("test")
 @click.argument("flavor", required=False)
 @click.option("--step", metavar="STEP", help="The test step; default: the step named 'test'.")
-@click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True)
+@progress_option
 @project_options
 def test_cmd(flavor: str | None, step: str | None, progress: str, **kwargs: Any) -> None:
     """Build FLAVOR's test step (and what it needs) and print PASS or FAIL; exit 1 on FAIL.
@@ -330,7 +334,7 @@ def test_cmd(flavor: str | None, step: str | None, progress: str, **kwargs: Any)
               help="Shell command to run after each successful build; env SLCC_TAG (first goal's tag), "
               "SLCC_TAGS (all goal tags).")
 @click.option("--builder", help="buildx builder to use [env SLCC_BUILDER].")
-@click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True)
+@progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per cycle on stdout.")
 @project_options
 def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wait: int, restart: bool,
