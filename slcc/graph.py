@@ -42,16 +42,20 @@ def topological_order(depends: Mapping[str, Iterable[str]]) -> list[str]:
     return order
 
 
-def closure(goals: Iterable[str], depends: Mapping[str, Iterable[str]]) -> set[str]:
-    """The goals and everything they need."""
+def _reachable(roots: Iterable[str], edges: Mapping[str, Iterable[str]]) -> set[str]:
     seen: set[str] = set()
-    stack = list(goals)
+    stack = list(roots)
     while stack:
         node = stack.pop()
         if node not in seen:
             seen.add(node)
-            stack.extend(depends.get(node, ()))
+            stack.extend(edges.get(node, ()))
     return seen
+
+
+def closure(goals: Iterable[str], depends: Mapping[str, Iterable[str]]) -> set[str]:
+    """The goals and everything they need."""
+    return _reachable(goals, depends)
 
 
 def dependents(roots: Iterable[str], depends: Mapping[str, Iterable[str]]) -> set[str]:
@@ -60,11 +64,4 @@ def dependents(roots: Iterable[str], depends: Mapping[str, Iterable[str]]) -> se
     for node, deps in depends.items():
         for dep in deps:
             reverse.setdefault(dep, set()).add(node)
-    seen: set[str] = set()
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if node not in seen:
-            seen.add(node)
-            stack.extend(reverse.get(node, ()))
-    return seen
+    return _reachable(roots, reverse)
