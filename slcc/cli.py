@@ -14,12 +14,15 @@ from typing import Any, TypeVar
 
 import click
 
-from slcc import __version__, emit, explain, render
-from slcc.atomic import write_text_atomic
-from slcc.build import BuildFailed, BuildOptions, BuildReport, build, plan_build
+from slcc import __version__
+from slcc.commands.build import BuildFailed, BuildOptions, BuildReport, build, plan_build
+from slcc.emitting import emit
 from slcc.errors import SlccError
-from slcc.project import Project, open_project
-from slcc.state import State
+from slcc.loading.project import Project, open_project
+from slcc.output import render
+from slcc.planning import explain
+from slcc.state.atomic import write_text_atomic
+from slcc.state.store import State
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -278,7 +281,7 @@ def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, pr
     the archive: the contents of dev/, proc/, sys/, var/cache/apt/, var/lib/apt/ and
     var/lib/dpkg/ (the directories stay), and etc/hosts and etc/resolv.conf.
     """
-    from slcc.export import ExportOptions, export  # noqa: PLC0415 - this block stays self-contained
+    from slcc.commands.export import ExportOptions, export  # noqa: PLC0415 - this block stays self-contained
 
     project = load_project(kwargs, [flavor] if flavor else [])
     options = ExportOptions(goal, output_dir, progress)  # type: ignore[arg-type]
@@ -305,7 +308,7 @@ def test_cmd(flavor: str | None, step: str | None, progress: str, **kwargs: Any)
     A fresh test step means its tests already passed for exactly these inputs: it is not
     run again.
     """
-    from slcc.flavortest import run_tests  # noqa: PLC0415 - this block stays self-contained
+    from slcc.commands.flavor_test import run_tests  # noqa: PLC0415 - this block stays self-contained
 
     project = load_project(kwargs, [flavor] if flavor else [])
     result = run_tests(project, step, progress, warn, _echo_err)  # type: ignore[arg-type]
@@ -344,7 +347,7 @@ def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wai
     One status line per cycle: what changed, which steps were rebuilt, ok/failed, seconds
     and the goal tags. A failing build or a broken flavor.toml keeps watching. See docs/watch.md.
     """
-    from slcc.watch import Cycle, WatchOptions, WatchOutput, watch  # noqa: PLC0415 - keeps `slcc --help` fast
+    from slcc.commands.watch import Cycle, WatchOptions, WatchOutput, watch  # noqa: PLC0415 - keeps `slcc --help` fast
 
     kwargs["builder"] = builder
     project = load_project(kwargs, [flavor] if flavor else [])

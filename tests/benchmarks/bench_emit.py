@@ -13,8 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from slcc import emit
-from slcc.project import open_project
+from slcc.emitting import emit
+from slcc.loading.project import open_project
 
 FAN_OUT = 4
 BASE_IMAGE = "slcc-test/busybox:1"

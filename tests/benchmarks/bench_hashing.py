@@ -20,9 +20,9 @@ import blake3
 if __package__ in (None, ""):  # run as a script: make `slcc` importable from the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from slcc.dockerignore import IgnoreMatcher
-from slcc.statcache import RACY_NS, StatCache
-from slcc.treehash import hash_file, hash_tree
+from slcc.hashing.statcache import RACY_NS, StatCache
+from slcc.hashing.treehash import hash_file, hash_tree
+from slcc.loading.dockerignore import IgnoreMatcher
 
 TREE_FILES = 10_000
 BIG_FILE_MIB = 512

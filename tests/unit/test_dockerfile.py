@@ -1,4 +1,4 @@
-from slcc.dockerfile import parse_text
+from slcc.loading.dockerfile import parse_text
 
 
 def names(text: str, args: dict[str, str] | None = None) -> list[tuple[str, str]]:

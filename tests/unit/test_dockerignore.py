@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from slcc.dockerignore import IgnoreMatcher
 from slcc.errors import InputError
+from slcc.loading.dockerignore import IgnoreMatcher
 
 # (pattern, path, ignored): moby/patternmatcher TestMatches, parent matching included
 # ("inexact" cases there are matches through a parent directory).

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from slcc.config import load_settings
-from slcc.emit import EmitRequest, emit_bake, target_names
+from slcc.emitting.emit import EmitRequest, emit_bake, target_names
 from slcc.errors import InputError
-from slcc.flavor import load_flavor
-from slcc.stephash import FlavorHasher
+from slcc.hashing.stephash import FlavorHasher
+from slcc.loading.config import load_settings
+from slcc.loading.flavor import load_flavor
 from tests.helpers import DEMO_FILES, make_repo
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from slcc import export
-from slcc.export import (
+from slcc.commands import export
+from slcc.commands.export import (
     checksum_line,
     filter_rootfs,
     is_complete,
@@ -23,7 +23,7 @@ from slcc.export import (
     parse_checksum,
     write_archive,
 )
-from slcc.flavortest import FlavorTestResult, failure_output
+from slcc.commands.flavor_test import FlavorTestResult, failure_output
 
 LONG_NAME = "usr/share/" + "x" * 120 + "/file.txt"
 

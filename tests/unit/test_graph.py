@@ -1,6 +1,6 @@
 import pytest
 
-from slcc.graph import CycleError, closure, dependents, topological_order
+from slcc.loading.graph import CycleError, closure, dependents, topological_order
 
 DEPS = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": []}
 

@@ -1,6 +1,6 @@
 import pytest
 
-from slcc.hcl import block, quote, target_name
+from slcc.emitting.hcl import block, quote, target_name
 
 
 @pytest.mark.parametrize(

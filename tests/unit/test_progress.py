@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from slcc.build import _failed_step
-from slcc.engine import BakeOutcome, _ProgressParser, fatal_failure
-from slcc.plan import make_plan
-from slcc.project import open_project
+from slcc.commands.build import _failed_step
+from slcc.engine.docker import BakeOutcome, _ProgressParser, fatal_failure
+from slcc.loading.project import open_project
+from slcc.planning.plan import make_plan
 from tests.helpers import make_repo
 
 LOG = """\

@@ -9,8 +9,8 @@ from typing import cast
 
 import pytest
 
-from slcc import statcache
-from slcc.statcache import RACY_NS, StatCache
+from slcc.hashing import statcache
+from slcc.hashing.statcache import RACY_NS, StatCache
 
 NOW = 1_700_000_000 * 10**9
 DIGEST = "ab" * 32

@@ -16,9 +16,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slcc.config import load_settings
-from slcc.flavor import load_flavor
-from slcc.stephash import FlavorHasher
+from slcc.hashing.stephash import FlavorHasher
+from slcc.loading.config import load_settings
+from slcc.loading.flavor import load_flavor
 from tests.helpers import DEMO_FILES, make_repo
 
 TOML = "flavors/demo/flavor.toml"
@@ -115,7 +115,7 @@ def test_checkout_location_does_not_matter(tmp_path: Path) -> None:
 
 
 def test_stat_cache_gives_the_same_hashes(tmp_path: Path) -> None:
-    from slcc.statcache import StatCache
+    from slcc.hashing.statcache import StatCache
 
     repo = make_repo(tmp_path / "repo", THIRD)
     flavor = load_flavor(repo, "demo")

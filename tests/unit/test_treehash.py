@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slcc import statcache, treehash
-from slcc.dockerignore import IgnoreMatcher
 from slcc.errors import InputError
-from slcc.statcache import StatCache
-from slcc.treehash import BIG_CHUNK, CHUNK, TreeEntry, encode_entries, hash_file, hash_path, hash_tree
+from slcc.hashing import statcache, treehash
+from slcc.hashing.statcache import StatCache
+from slcc.hashing.treehash import BIG_CHUNK, CHUNK, TreeEntry, encode_entries, hash_file, hash_path, hash_tree
+from slcc.loading.dockerignore import IgnoreMatcher
 
 # --------------------------------------------------------------------------------- tree model
 

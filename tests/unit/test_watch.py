@@ -9,12 +9,9 @@ from typing import Any
 
 import pytest
 
-from slcc import watch
-from slcc.build import BuildFailed, BuildReport, StepResult
-from slcc.flavor import load_flavor
-from slcc.model import Flavor
-from slcc.project import open_project
-from slcc.watch import (
+from slcc.commands import watch
+from slcc.commands.build import BuildFailed, BuildReport, StepResult
+from slcc.commands.watch import (
     ChangeBatcher,
     Cycle,
     PathFilter,
@@ -28,6 +25,9 @@ from slcc.watch import (
     steps_using,
     watch_plan,
 )
+from slcc.loading.flavor import load_flavor
+from slcc.loading.project import open_project
+from slcc.model import Flavor
 from tests.helpers import DEMO_FILES, make_repo, write_files
 
 # demo (base <- app, app maps src) plus: `other`, needed by no goal; `ext`, whose Dockerfile
@@ -260,7 +260,7 @@ def test_status_line() -> None:
 
 
 class StubBuild:
-    """Stands in for slcc.build.build: records calls, fails when told to."""
+    """Stands in for slcc.commands.build.build: records calls, fails when told to."""
 
     def __init__(self) -> None:
         self.calls = 0

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
-from slcc import emit, engine, hcl
-from slcc.atomic import write_text_atomic
-from slcc.build import BuildOptions, Progress, build
+from slcc.commands.build import BuildOptions, Progress, build
+from slcc.emitting import emit, hcl
+from slcc.engine import docker as engine
 from slcc.errors import EngineError, InputError
+from slcc.loading.project import Project
 from slcc.model import Flavor
-from slcc.project import Project
-from slcc.state import State
+from slcc.state.atomic import write_text_atomic
+from slcc.state.store import State
 
 # What exaslct leaves out of its export (`tar -x --exclude` of dev/* proc/* etc/resolv.conf
 # etc/hosts var/cache/apt var/lib/apt var/lib/dpkg), plus sys/*, another kernel mount point.

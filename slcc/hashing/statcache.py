@@ -25,7 +25,7 @@ from pathlib import Path
 
 import blake3
 
-from slcc.atomic import write_bytes_atomic
+from slcc.state.atomic import write_bytes_atomic
 
 MAGIC = b"SLCCSTAT"
 VERSION = 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from slcc.hashing.stephash import StepHash
 from slcc.model import Flavor
-from slcc.stephash import StepHash
 
 GRAPH_FORMATS = ("text", "dot", "mermaid", "json")
 

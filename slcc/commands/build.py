@@ -9,13 +9,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from slcc import emit, engine, explain
-from slcc.atomic import write_text_atomic
+from slcc.emitting import emit
+from slcc.engine import docker as engine
+from slcc.engine import git
 from slcc.errors import SlccError
+from slcc.loading.project import Hashes, Project
 from slcc.model import Flavor
-from slcc.plan import Plan, PlannedStep, StepKey, forced_steps, make_plan
-from slcc.project import Hashes, Project
-from slcc.state import State
+from slcc.planning import explain
+from slcc.planning.plan import Plan, PlannedStep, StepKey, forced_steps, make_plan
+from slcc.state.atomic import write_text_atomic
+from slcc.state.store import State
 
 Progress = Literal["auto", "plain", "quiet"]
 StepStatus = Literal["fresh-local", "fresh-registry", "built", "failed", "not-built"]
@@ -195,7 +198,7 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
     plan = planned.plan
     bake_file = run_dir / "bake.hcl"
     write_text_atomic(bake_file, emit.emit_bake(emit.EmitRequest(
-        project.flavors, planned.hashes, settings, only=plan.stale, revision=project.revision())))
+        project.flavors, planned.hashes, settings, only=plan.stale, revision=git.revision(settings.repo_root))))
     names = emit.target_names(project.flavors)
     targets = [names[s.key] for s in plan.steps if s.key in plan.stale]
     command = engine.bake_command(bake_file, targets, builder=settings.builder,

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from slcc.build import BuildFailed, BuildOptions, BuildReport, Progress, build
-from slcc.dockerignore import IgnoreMatcher
+from slcc.commands.build import BuildFailed, BuildOptions, BuildReport, Progress, build
 from slcc.errors import InputError, SlccError
-from slcc.flavor import load_flavor
-from slcc.graph import closure, dependents
+from slcc.loading.dockerignore import IgnoreMatcher
+from slcc.loading.flavor import load_flavor
+from slcc.loading.graph import closure, dependents
+from slcc.loading.project import Project
 from slcc.model import Flavor, Step
-from slcc.project import Project
 
 # Never part of a build input that matters, or rewritten by every editor save / test run.
 IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache",

@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from slcc import tomlfile
 from slcc.errors import InputError
+from slcc.loading import tomlfile
 
 CacheBackend = Literal["registry", "local", "inline", "none"]
 CACHE_BACKENDS: tuple[CacheBackend, ...] = ("registry", "local", "inline", "none")

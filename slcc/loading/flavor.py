@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slcc import dockerfile, tomlfile
 from slcc.errors import InputError
-from slcc.graph import CycleError, topological_order
+from slcc.loading import dockerfile, tomlfile
+from slcc.loading.graph import CycleError, topological_order
 from slcc.model import Flavor, Step
 
 FLAVOR_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")

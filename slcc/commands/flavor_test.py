@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slcc.build import BuildFailed, BuildOptions, BuildReport, Progress, StepResult, build
-from slcc.engine import VERTEX_LINE
+from slcc.commands.build import BuildFailed, BuildOptions, BuildReport, Progress, StepResult, build
+from slcc.commands.export import single_flavor
+from slcc.engine.docker import VERTEX_LINE
 from slcc.errors import InputError
-from slcc.export import single_flavor
-from slcc.project import Project
+from slcc.loading.project import Project
 
 DEFAULT_TEST_STEP = "test"
 OUTPUT_TAIL_LINES = 20

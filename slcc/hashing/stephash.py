@@ -17,10 +17,10 @@ from typing import Any
 
 import blake3
 
-from slcc.dockerignore import IgnoreMatcher
+from slcc.hashing.statcache import StatCache
+from slcc.hashing.treehash import TreeDigest, hash_file, hash_tree
+from slcc.loading.dockerignore import IgnoreMatcher
 from slcc.model import Flavor, Step
-from slcc.statcache import StatCache
-from slcc.treehash import TreeDigest, hash_file, hash_tree
 
 HASH_VERSION = b"slcc-step-v1"
 TAG_HASH_CHARS = 32  # 128 bits of the 256-bit digest go into the tag

@@ -12,11 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slcc import __version__, hcl
-from slcc.config import Settings
+from slcc import __version__
+from slcc.emitting import hcl
 from slcc.errors import InputError
+from slcc.hashing.stephash import StepHash
+from slcc.loading.config import Settings
 from slcc.model import Flavor, Step
-from slcc.stephash import StepHash
 
 LABEL_PREFIX = "org.slcc"
 StepKey = tuple[str, str]  # (flavor, step)

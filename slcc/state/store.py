@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from slcc.atomic import write_text_atomic
+from slcc.state.atomic import write_text_atomic
 
 KEEP_RUNS = 20
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slcc.config import Settings, find_repo_root, load_settings
 from slcc.errors import InputError
-from slcc.flavor import flavor_names, load_flavor
+from slcc.hashing.statcache import StatCache
+from slcc.hashing.stephash import FlavorHasher, StepHash
+from slcc.loading.config import Settings, find_repo_root, load_settings
+from slcc.loading.flavor import flavor_names, load_flavor
 from slcc.model import Flavor
-from slcc.statcache import StatCache
-from slcc.stephash import FlavorHasher, StepHash
 
 Hashes = dict[str, dict[str, StepHash]]
 
@@ -50,17 +49,6 @@ class Project:
             steps = sorted({s for f in self.flavors for s in f.steps})
             raise InputError(f"unknown goal {missing[0]!r} (steps: {', '.join(steps)})")
         return result
-
-    def revision(self) -> str | None:
-        """The git commit of the repository, as an image label; not part of any hash."""
-        try:
-            out = subprocess.run(
-                ["git", "-C", str(self.settings.repo_root), "rev-parse", "HEAD"],
-                capture_output=True, text=True, timeout=5, check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def open_project(

@@ -6,9 +6,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from slcc.graph import closure, dependents
+from slcc.hashing.stephash import StepHash
+from slcc.loading.graph import closure, dependents
 from slcc.model import Flavor
-from slcc.stephash import StepHash
 
 Freshness = Literal["fresh-local", "fresh-registry", "stale"]
 StepKey = tuple[str, str]

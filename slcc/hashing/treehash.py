@@ -40,9 +40,9 @@ from typing import Literal, NamedTuple
 
 import blake3
 
-from slcc.dockerignore import IgnoreMatcher, MatchState
 from slcc.errors import InputError
-from slcc.statcache import StatCache
+from slcc.hashing.statcache import StatCache
+from slcc.loading.dockerignore import IgnoreMatcher, MatchState
 
 EntryKind = Literal["file", "dir", "symlink"]
 

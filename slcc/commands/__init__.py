@@ -1,0 +1,1 @@
+"""Commands: the pipelines behind each CLI command, built from the layers below."""

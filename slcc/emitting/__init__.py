@@ -1,0 +1,1 @@
+"""Emitting: the docker buildx bake file (HCL) for a plan."""

@@ -1,0 +1,1 @@
+"""Loading: settings, flavor.toml, Dockerfiles and .dockerignore files into the pure flavor graph."""

@@ -1,0 +1,1 @@
+"""Output: text renderings of graphs and results for the terminal."""

@@ -1,0 +1,1 @@
+"""The state directory (.slcc/): atomic writes, run folders, manifests, the build lock."""
