@@ -15,8 +15,10 @@ from typing import Any, TypeVar
 import click
 
 from slcc import __version__
-from slcc.commands.build import BuildFailed, BuildOptions, BuildReport, build, plan_build
+from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, build, plan_build
 from slcc.emitting import emit
+from slcc.engine.docker import DockerEngine
+from slcc.engine.protocol import Cancelled
 from slcc.errors import SlccError
 from slcc.loading.project import Project, open_project
 from slcc.output import render
@@ -47,6 +49,9 @@ class SlccGroup(click.Group):
             sys.exit(130)
         except SlccError as exc:
             click.echo(f"slcc: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except Cancelled as exc:
+            click.echo("slcc: interrupted", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("slcc: interrupted", err=True)
@@ -178,6 +183,11 @@ def _echo_err(line: str) -> None:
     click.echo(line, err=True)
 
 
+def _build_io() -> BuildIO:
+    """The real engine, constructed here at the edge and passed into the commands."""
+    return BuildIO(warn, _echo_err, DockerEngine())
+
+
 def _show_report(report: BuildReport, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2))
@@ -219,7 +229,7 @@ def build_cmd(flavors: tuple[str, ...], goals: tuple[str, ...], push: bool, load
     project = load_project(kwargs, flavors)
     options = BuildOptions(goals, push, load, no_cache, force_rebuild, force_from, progress)  # type: ignore[arg-type]
     try:
-        report = build(project, options, warn, _echo_err)
+        report = build(project, options, _build_io())
     except BuildFailed as exc:
         _show_report(exc.report, as_json)
         raise
@@ -240,7 +250,7 @@ def explain_cmd(flavor: str | None, steps: tuple[str, ...], goals: tuple[str, ..
     Also available as `slcc plan`.
     """
     project = load_project(kwargs, [flavor] if flavor else [])
-    plan = plan_build(project, BuildOptions(goals=goals or steps), warn).plan
+    plan = plan_build(project, BuildOptions(goals=goals or steps), warn, DockerEngine()).plan
     state = State(project.settings.state_dir)
     rows = []
     for s in plan.steps:
@@ -286,7 +296,7 @@ def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, pr
     project = load_project(kwargs, [flavor] if flavor else [])
     options = ExportOptions(goal, output_dir, progress)  # type: ignore[arg-type]
     try:
-        result = export(project, options, warn, _echo_err)
+        result = export(project, options, _build_io())
     except BuildFailed as exc:
         _show_report(exc.report, as_json)
         raise
@@ -311,7 +321,7 @@ def test_cmd(flavor: str | None, step: str | None, progress: str, **kwargs: Any)
     from slcc.commands.flavor_test import run_tests  # noqa: PLC0415 - this block stays self-contained
 
     project = load_project(kwargs, [flavor] if flavor else [])
-    result = run_tests(project, step, progress, warn, _echo_err)  # type: ignore[arg-type]
+    result = run_tests(project, step, progress, _build_io())  # type: ignore[arg-type]
     for line in result.output:
         click.echo(f"  | {line}", err=True)
     click.echo(result.summary())
@@ -358,4 +368,4 @@ def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wai
             click.echo(json.dumps(cycle.as_json()))
         click.echo(cycle.line(), err=as_json)
 
-    watch(project, options, WatchOutput(show, _echo_err, warn))
+    watch(project, options, WatchOutput(show, _echo_err, warn), DockerEngine())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -22,4 +23,15 @@ class InputError(SlccError):
 
 
 class EngineError(SlccError):
-    """Docker, buildx or the registry failed or cannot be reached. Exit code 1."""
+    """Docker, buildx or the registry failed or cannot be reached. Exit code 1.
+
+    When a command failed, it is kept with its exit code and the tail of its stderr, so logs
+    and reports can say exactly what ran.
+    """
+
+    def __init__(self, message: str, command: Sequence[str] = (), returncode: int | None = None,
+                 stderr_tail: str = "") -> None:
+        self.command = tuple(command)
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        super().__init__(message)

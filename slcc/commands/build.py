@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from slcc.emitting import emit
-from slcc.engine import docker as engine
-from slcc.engine import git
-from slcc.errors import SlccError
+from slcc.engine.protocol import BakeOutcome, BakeRequest, Cancelled, CancelToken, Engine, RegistryUnavailable
+from slcc.errors import EngineError, SlccError
 from slcc.loading.project import Hashes, Project
 from slcc.model import Flavor
 from slcc.planning import explain
 from slcc.planning.plan import Plan, PlannedStep, StepKey, forced_steps, make_plan
+from slcc.progress.bake_log import VERTEX_ERROR, VERTEX_LINE, fatal_failure
+from slcc.progress.records import StepFailure
 from slcc.state.atomic import write_text_atomic
 from slcc.state.store import State
 
@@ -44,10 +45,14 @@ class StepResult:
     hash: str
     seconds: float = 0.0
     why: list[str] = field(default_factory=list)
-    error: str | None = None
+    failure: StepFailure | None = None  # set when this step's instruction failed the bake
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        data = {k: v for k, v in self.__dict__.items() if v is not None and k != "failure"}
+        if self.failure is not None:
+            data["error"] = self.failure.summary()
+            data["failure"] = self.failure.as_json()
+        return data
 
 
 @dataclass
@@ -89,7 +94,7 @@ class PlannedBuild:
     registry_ok: bool  # False when no registry is configured or it did not answer
 
 
-def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], None]) -> PlannedBuild:
+def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], None], engine: Engine) -> PlannedBuild:
     """Hash every step and decide what is stale, asking the local store and the registry."""
     hashes = project.hash_all()
     goals = project.goals(options.goals)
@@ -108,7 +113,7 @@ def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], No
         wanted = [s.tag for s in local_plan.steps if options.push or s.status == "stale"]
         try:
             registry = engine.registry_tags(wanted)
-        except engine.RegistryUnavailable as exc:
+        except RegistryUnavailable as exc:
             warn(f"{exc}; building without it (local cache, no push)")
             registry_ok = False
     plan = make_plan(project.flavors, hashes, goals, settings.repository, local, registry, forced)
@@ -121,27 +126,38 @@ def _why(state: State, planned: PlannedStep) -> list[str]:
     return explain.reasons(state.last_manifest(planned.flavor, planned.step), planned.hash.manifest())
 
 
-def build(project: Project, options: BuildOptions, warn: Callable[[str], None],
-          echo: Callable[[str], None], should_stop: Callable[[], bool] | None = None) -> BuildReport:
+@dataclass(frozen=True)
+class BuildIO:
+    """Where a build reports and what it runs on: warnings, progress lines, the engine, a cancel token."""
+
+    warn: Callable[[str], None]
+    echo: Callable[[str], None]
+    engine: Engine
+    cancel: CancelToken | None = None
+
+
+def build(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
     """Build the stale steps the goals need; raises BuildFailed (with the report) on failure.
 
-    ``should_stop`` (asked while bake runs) stops the bake cleanly; like Ctrl-C, that ends
-    in KeyboardInterrupt after the report is written.
+    When ``io.cancel`` is set while bake runs (or on Ctrl-C), bake is stopped cleanly, the
+    report is written, and Cancelled says who cancelled.
     """
-    with State(project.settings.state_dir).build_lock(echo):
-        return _build_locked(project, options, warn, echo, should_stop)
+    with State(project.settings.state_dir).build_lock(io.echo):
+        return _build_locked(project, options, io)
 
 
-def _build_locked(project: Project, options: BuildOptions, warn: Callable[[str], None],
-                  echo: Callable[[str], None], should_stop: Callable[[], bool] | None) -> BuildReport:
+def _build_locked(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
     start = time.monotonic()
     warnings: list[str] = []
 
+    user_warn = io.warn
+
     def warn_and_keep(message: str) -> None:
         warnings.append(message)
-        warn(message)
+        user_warn(message)
 
-    planned = plan_build(project, options, warn_and_keep)
+    io = replace(io, warn=warn_and_keep)
+    planned = plan_build(project, options, io.warn, io.engine)
     plan = planned.plan
     state = State(project.settings.state_dir)
     results = {
@@ -150,69 +166,82 @@ def _build_locked(project: Project, options: BuildOptions, warn: Callable[[str],
         for s in plan.steps
     }
     report = BuildReport(ok=True, steps=list(results.values()), seconds=0.0, baked=False, warnings=warnings)
-    if options.push and planned.registry_ok:
-        _push_fresh(plan, echo)
-    if options.load:
-        goals = project.goals(options.goals)
-        for s in plan.steps:
-            if s.status == "fresh-registry" and s.step in goals.get(s.flavor, ()):
-                echo(f"pulling {s.tag}")
-                engine.pull(s.tag)
+    mark = io.engine.journal.mark()
+    _prepare(project, planned, options, io)
     outcome = None
     if plan.stale:
         report.run_dir = state.new_run()
         report.log = report.run_dir / "build.log"
         report.baked = True
-        outcome = _run_bake(project, planned, options, report.run_dir, echo, should_stop)
+        outcome = _run_bake(project, planned, options, report.run_dir, io)
         failure = _failed_step(project, plan, outcome)
-        _record(project, plan, outcome, failure, state, results)
-        if outcome.returncode != 0:
+        _record(project, plan, outcome, failure, state, results, io)
+        _journal_to_log(io.engine, mark, report.log)
+        if outcome.returncode != 0 or outcome.cancelled_by:
             report.ok = False
             report.error = _failure_message(outcome, failure, report.log)
     report.seconds = round(time.monotonic() - start, 2)
     if report.run_dir:
         write_text_atomic(report.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n")
-    if outcome is not None and outcome.interrupted:
-        raise KeyboardInterrupt
+    if outcome is not None and outcome.cancelled_by:
+        raise Cancelled(outcome.cancelled_by, outcome.signum)
     if not report.ok:
         raise BuildFailed(report)
     return report
 
 
-def _push_fresh(plan: Plan, echo: Callable[[str], None]) -> None:
+def _prepare(project: Project, planned: PlannedBuild, options: BuildOptions, io: BuildIO) -> None:
+    """--push: fresh local-only images to the registry; --load: fresh registry-only goals to the store."""
+    plan = planned.plan
+    if options.push and planned.registry_ok:
+        _push_fresh(plan, io)
+    if options.load:
+        goals = project.goals(options.goals)
+        for s in plan.steps:
+            if s.status == "fresh-registry" and s.step in goals.get(s.flavor, ()):
+                io.echo(f"pulling {s.tag}")
+                io.engine.pull(s.tag)
+
+
+def _journal_to_log(engine: Engine, mark: int, log: Path) -> None:
+    """Every command this build ran, after bake's own output in build.log."""
+    try:
+        with log.open("a", encoding="utf-8") as out:
+            out.writelines(record.line() + "\n" for record in engine.journal.since(mark))
+    except OSError:
+        pass  # the log is for people; a full disk must not hide the build's result
+
+
+def _push_fresh(plan: Plan, io: BuildIO) -> None:
     """With --push, images that exist only locally are pushed so other machines reuse them."""
     missing = [s.tag for s in plan.steps if s.status == "fresh-local"]
-    present = engine.registry_tags(missing) if missing else set()
+    present = io.engine.registry_tags(missing) if missing else set()
     for tag in missing:
         if tag not in present:
-            echo(f"pushing {tag}")
-            engine.push(tag)
+            io.echo(f"pushing {tag}")
+            io.engine.push(tag)
 
 
 def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, run_dir: Path,
-              echo: Callable[[str], None], should_stop: Callable[[], bool] | None) -> engine.BakeOutcome:
+              io: BuildIO) -> BakeOutcome:
     """Emit a bake file for exactly the stale steps and run it."""
     settings = project.settings
     if not planned.registry_ok and settings.cache_backend == "registry":
         settings = replace(settings, cache_backend="local")
     plan = planned.plan
     bake_file = run_dir / "bake.hcl"
+    revision = io.engine.revision(settings.repo_root)
     write_text_atomic(bake_file, emit.emit_bake(emit.EmitRequest(
-        project.flavors, planned.hashes, settings, only=plan.stale, revision=git.revision(settings.repo_root))))
+        project.flavors, planned.hashes, settings, only=plan.stale, revision=revision)))
     names = emit.target_names(project.flavors)
-    targets = [names[s.key] for s in plan.steps if s.key in plan.stale]
-    command = engine.bake_command(bake_file, targets, builder=settings.builder,
-                                  push=options.push and planned.registry_ok, no_cache=options.no_cache)
-    echo(f"building {len(targets)} step(s): {', '.join(f'{f}/{s}' for f, s in sorted(plan.stale))}")
-    printer = _progress_printer(options.progress, echo)
-    return engine.run_bake(command, targets, settings.repo_root, run_dir / "build.log", on_line=printer,
-                           should_stop=should_stop)
+    targets = tuple(names[s.key] for s in plan.steps if s.key in plan.stale)
+    request = BakeRequest(bake_file, targets, settings.repo_root, run_dir / "build.log", builder=settings.builder,
+                          push=options.push and planned.registry_ok, no_cache=options.no_cache)
+    io.echo(f"building {len(targets)} step(s): {', '.join(f'{f}/{s}' for f, s in sorted(plan.stale))}")
+    return io.engine.bake(request, _progress_printer(options.progress, io.echo), io.cancel)
 
 
-Failure = tuple[StepKey, str, str]  # (step, instruction, error)
-
-
-def _failed_step(project: Project, plan: Plan, outcome: engine.BakeOutcome) -> Failure | None:
+def _failed_step(project: Project, plan: Plan, outcome: BakeOutcome) -> StepFailure | None:
     """The step whose instruction failed the bake.
 
     buildx labels an instruction shared by several targets with any one of them (a
@@ -220,22 +249,24 @@ def _failed_step(project: Project, plan: Plan, outcome: engine.BakeOutcome) -> F
     the owner is the labelled step or one of its stale dependencies whose Dockerfile holds
     the instruction.
     """
-    fatal = engine.fatal_failure(outcome)
+    fatal = fatal_failure(outcome.progress)
     names = emit.target_names(project.flavors)
-    labelled = next((k for k in plan.stale if names[k] == fatal[0]), None) if fatal else None
+    labelled = next((k for k in plan.stale if names[k] == fatal.target), None) if fatal else None
     if fatal is None or labelled is None:
         return None
     flavor = project.flavor(labelled[0])
-    wanted = " ".join(fatal[1].split())
+    wanted = " ".join(fatal.instruction.split())
     candidates = [labelled, *((labelled[0], d) for d in _stale_below(flavor, labelled[1], plan))]
+    owner = labelled
     for key in candidates:
         try:
             text = flavor.steps[key[1]].dockerfile.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
         if wanted in " ".join(text.split()):
-            return key, fatal[1], fatal[2]
-    return labelled, fatal[1], fatal[2]
+            owner = key
+            break
+    return StepFailure(owner[0], owner[1], fatal.instruction, fatal.error)
 
 
 def _stale_below(flavor: Flavor, step: str, plan: Plan) -> list[str]:
@@ -249,31 +280,41 @@ def _stale_below(flavor: Flavor, step: str, plan: Plan) -> list[str]:
     return order
 
 
-def _record(project: Project, plan: Plan, outcome: engine.BakeOutcome, failure: Failure | None,
-            state: State, results: dict[StepKey, StepResult]) -> None:
+def _built_after_failure(project: Project, plan: Plan, io: BuildIO) -> set[StepKey]:
+    """Only tags decide freshness: ask which images the failed run still produced."""
+    try:
+        present = io.engine.local_tags(f"{project.settings.repository}/{f.name}" for f in project.flavors)
+    except EngineError as exc:  # the report must still be written: count nothing as built
+        io.warn(f"cannot tell which images the failed build produced: {exc}")
+        return set()
+    return {k for k in plan.stale if plan.get(k).tag in present}
+
+
+def _record(project: Project, plan: Plan, outcome: BakeOutcome, failure: StepFailure | None,
+            state: State, results: dict[StepKey, StepResult], io: BuildIO) -> None:
     """Set each stale step's result, and keep the manifest of every image that was built."""
     names = emit.target_names(project.flavors)
-    built = set(plan.stale)
-    if outcome.returncode != 0:
-        # Only tags decide freshness: ask which images the failed run still produced.
-        present = engine.local_tags(f"{project.settings.repository}/{f.name}" for f in project.flavors)
-        built = {k for k in plan.stale if plan.get(k).tag in present}
+    ok = outcome.returncode == 0 and not outcome.cancelled_by
+    built = set(plan.stale) if ok else _built_after_failure(project, plan, io)
     for key in plan.stale:
         result = results[key]
         result.seconds = outcome.durations.get(names[key], 0.0)
         if key in built:
             result.status = "built"
             state.save_manifest(plan.get(key).hash.manifest())
-        elif failure and key == failure[0]:  # steps cancelled by that failure stay "not-built"
-            result.status = "failed"
-            result.error = f"{failure[1]}: {failure[2]}"
+        elif failure and key == failure.key and not outcome.cancelled_by:
+            result.status = "failed"  # steps cancelled by that failure stay "not-built"
+            result.failure = failure
 
 
-def _failure_message(outcome: engine.BakeOutcome, failure: Failure | None, log: Path) -> str:
+def _failure_message(outcome: BakeOutcome, failure: StepFailure | None, log: Path) -> str:
+    if outcome.cancelled_by:
+        return f"interrupted ({outcome.cancelled_by}) (full log: {log})"
     if failure:
-        (flavor, step), instruction, error = failure
-        return f"step {flavor}/{step} failed at `{instruction}`: {error} (full log: {log})"
-    detail = outcome.error_lines[-1] if outcome.error_lines else f"docker buildx bake exited {outcome.returncode}"
+        where = f"step {failure.flavor}/{failure.step} failed at `{failure.instruction}`"
+        return f"{where}: {failure.error} (full log: {log})"
+    errors = outcome.progress.error_lines
+    detail = errors[-1] if errors else f"docker buildx bake exited {outcome.returncode}"
     return f"{detail} (full log: {log})"
 
 
@@ -286,12 +327,11 @@ def _progress_printer(mode: Progress, echo: Callable[[str], None]) -> Callable[[
 
     def condensed(line: str) -> None:
         # One line per build instruction as it starts, and every error.
-        match = engine.VERTEX_LINE.match(line)
+        match = VERTEX_LINE.match(line)
         if match and match.group(1) not in seen and "[internal]" not in line:
             seen.add(match.group(1))
             echo(f"  [{match.group(2)}] {match.group(3)}")
-        elif line.startswith("ERROR:") or (engine.VERTEX_ERROR.match(line) and "cache import" not in line):
+        elif line.startswith("ERROR:") or (VERTEX_ERROR.match(line) and "cache import" not in line):
             echo("  " + line)
 
     return condensed
-

@@ -18,14 +18,14 @@ import os
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
-from slcc.commands.build import BuildOptions, Progress, build
+from slcc.commands.build import BuildIO, BuildOptions, Progress, build
 from slcc.emitting import emit, hcl
-from slcc.engine import docker as engine
+from slcc.engine.protocol import BakeRequest, Cancelled
 from slcc.errors import EngineError, InputError
 from slcc.loading.project import Project
 from slcc.model import Flavor
@@ -245,8 +245,7 @@ def archive_name(flavor: str, step: str, short_hash: str) -> str:
     return f"{flavor}-{step}-{short_hash}.tar.gz"
 
 
-def export(project: Project, options: ExportOptions, warn: Callable[[str], None],
-           echo: Callable[[str], None]) -> ExportResult:
+def export(project: Project, options: ExportOptions, io: BuildIO) -> ExportResult:
     """Export the goal step's filesystem; a no-op when the archive for its hash is complete.
 
     Raises InputError (unknown goal, several flavors), BuildFailed (the goal did not build)
@@ -274,19 +273,19 @@ def export(project: Project, options: ExportOptions, warn: Callable[[str], None]
 
     if is_complete(archive, checksum):
         return result(None)
-    report = build(project, BuildOptions(goals=(step,), progress=options.progress), warn, echo)
+    report = build(project, BuildOptions(goals=(step,), progress=options.progress), io)
     run_dir = report.run_dir or State(project.settings.state_dir).new_run()
-    echo(f"exporting {tag} to {archive}")
+    io.echo(f"exporting {tag} to {archive}")
     raw = run_dir / "export.tar"
     try:
-        _bake_tar(project, flavor, tag, run_dir, raw)
+        _bake_tar(project, flavor, tag, run_dir, raw, io)
         stats = write_archive(raw, archive, checksum)
     finally:
         raw.unlink(missing_ok=True)  # can be as big as the image: never keep it
     return result(stats)
 
 
-def _bake_tar(project: Project, flavor: Flavor, tag: str, run_dir: Path, dest: Path) -> None:
+def _bake_tar(project: Project, flavor: Flavor, tag: str, run_dir: Path, dest: Path, io: BuildIO) -> None:
     """Write the filesystem of image ``tag`` to ``dest`` with a BuildKit tar output."""
     context = run_dir / "export-context"  # empty: nothing of the repository is sent
     bake_file = run_dir / "export.hcl"
@@ -298,15 +297,16 @@ def _bake_tar(project: Project, flavor: Flavor, tag: str, run_dir: Path, dest: P
         ("attest", ["type=provenance,disabled=true"]),
     ]))
     log = run_dir / "export.log"
-    command = engine.bake_command(bake_file, ["export"], builder=project.settings.builder)
+    request = BakeRequest(bake_file, ("export",), project.settings.repo_root, log, builder=project.settings.builder)
     context.mkdir(exist_ok=True)
     try:
-        outcome = engine.run_bake(command, ["export"], project.settings.repo_root, log)
+        outcome = io.engine.bake(request, cancel=io.cancel)
     finally:
         # State prunes old run directories file by file: a directory left here would stop it.
         context.rmdir()
-    if outcome.interrupted:
-        raise KeyboardInterrupt
+    if outcome.cancelled_by:
+        raise Cancelled(outcome.cancelled_by, outcome.signum)
     if outcome.returncode != 0 or not dest.is_file():
-        detail = outcome.error_lines[-1] if outcome.error_lines else f"bake exited {outcome.returncode}"
+        errors = outcome.progress.error_lines
+        detail = errors[-1] if errors else f"bake exited {outcome.returncode}"
         raise EngineError(f"exporting {tag} failed: {detail} (full log: {log})")

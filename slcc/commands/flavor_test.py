@@ -9,19 +9,17 @@ run again.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slcc.commands.build import BuildFailed, BuildOptions, BuildReport, Progress, StepResult, build
+from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, Progress, StepResult, build
 from slcc.commands.export import single_flavor
-from slcc.engine.docker import VERTEX_LINE
 from slcc.errors import InputError
 from slcc.loading.project import Project
+from slcc.progress.bake_log import VERTEX_LINE, VERTEX_OUTPUT
 
 DEFAULT_TEST_STEP = "test"
 OUTPUT_TAIL_LINES = 20
-_VERTEX_OUTPUT = re.compile(r"^#(\d+) \d+\.\d+ (.*)$")
 
 
 @dataclass(frozen=True)
@@ -48,15 +46,14 @@ class FlavorTestResult:
         return f"FAIL {name} {self.error}{log}"
 
 
-def run_tests(project: Project, step: str | None, progress: Progress, warn: Callable[[str], None],
-              echo: Callable[[str], None]) -> FlavorTestResult:
+def run_tests(project: Project, step: str | None, progress: Progress, io: BuildIO) -> FlavorTestResult:
     """Build the flavor's test step (and what it needs). Raises InputError when there is none."""
     flavor = single_flavor(project)
     name = step or DEFAULT_TEST_STEP
     if name not in flavor.steps:
         raise InputError(f"flavor {flavor.name} has no test step {name!r} (steps: {', '.join(flavor.steps)})")
     try:
-        report = build(project, BuildOptions(goals=(name,), progress=progress), warn, echo)
+        report = build(project, BuildOptions(goals=(name,), progress=progress), io)
     except BuildFailed as exc:
         return _failed(exc.report, flavor.name, name)
     result = _step(report, flavor.name, name)
@@ -70,11 +67,10 @@ def _step(report: BuildReport, flavor: str, step: str) -> StepResult:
 
 def _failed(report: BuildReport, flavor: str, step: str) -> FlavorTestResult:
     result = _step(report, flavor, step)
-    failure = _test_failure(report, result)
+    failure = result.failure if result.status == "failed" else None
     if failure is not None:
-        instruction, error = failure
-        message = f"at `{instruction}`: {error}"
-        output = failure_output(report.log, instruction) if report.log else ()
+        message = f"at `{failure.instruction}`: {failure.error}"
+        output = failure_output(report.log, failure.instruction) if report.log else ()
     else:
         # The tests never ran: a step below them failed, and the build error names it.
         error = re.sub(r" \(full log: [^)]*\)$", "", report.error or "build failed")
@@ -82,14 +78,6 @@ def _failed(report: BuildReport, flavor: str, step: str) -> FlavorTestResult:
         output = ()
     return FlavorTestResult(flavor, step, False, False, result.tag, result.hash, report.seconds,
                             message, report.log, output)
-
-
-def _test_failure(report: BuildReport, result: StepResult) -> tuple[str, str] | None:
-    """(instruction, error) when the test step itself failed, else None."""
-    if result.status == "failed" and result.error:
-        instruction, _, error = result.error.partition(": ")
-        return instruction, error
-    return None
 
 
 def failure_output(log: Path, instruction: str, lines: int = OUTPUT_TAIL_LINES) -> tuple[str, ...]:
@@ -107,6 +95,6 @@ def failure_output(log: Path, instruction: str, lines: int = OUTPUT_TAIL_LINES) 
     for line in text.splitlines():
         if (head := VERTEX_LINE.match(line)) and head.group(3) == instruction:
             wanted.add(head.group(1))
-        elif (out := _VERTEX_OUTPUT.match(line)) and out.group(1) in wanted:
+        elif (out := VERTEX_OUTPUT.match(line)) and out.group(1) in wanted:
             output.append(out.group(2))
     return tuple(output[-lines:])

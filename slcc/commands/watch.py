@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from slcc.commands.build import BuildFailed, BuildOptions, BuildReport, Progress, build
+from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, Progress, build
+from slcc.engine.protocol import Cancelled, CancelToken, Engine
 from slcc.errors import InputError, SlccError
 from slcc.loading.dockerignore import IgnoreMatcher
 from slcc.loading.flavor import load_flavor
@@ -353,13 +353,14 @@ class Watcher:
     """The watch loop: initial build, then one build per batch of relevant changes."""
 
     def __init__(self, project: Project, options: WatchOptions, output: WatchOutput,
-                 observer: Observer) -> None:
+                 observer: Observer, engine: Engine) -> None:
         if len(project.flavors) != 1:
             names = ", ".join(f.name for f in project.flavors)
             raise InputError(f"watch takes one flavor; name one of: {names}")
         self.project = project
         self.options = options
         self.output = output
+        self.engine = engine
         settings = project.settings
         self.ignored = PathFilter(settings.repo_root, (settings.state_dir, settings.bake_dir))
         self.watches = Watches(observer, self)
@@ -367,7 +368,7 @@ class Watcher:
         self._cond = threading.Condition()
         self._number = 0
         self._broken = False  # flavor.toml or a Dockerfile did not load: reload on every change
-        self._restart_requested = False
+        self._running: CancelToken | None = None  # the running build's token, with --restart
 
     @property
     def flavor(self) -> Flavor:
@@ -389,6 +390,7 @@ class Watcher:
                 with self._cond:
                     self._batcher.feed(path, now, change)
                     self._cond.notify()
+        self._restart_if_relevant()
 
     # -- the loop, on the main thread
     def run(self) -> None:
@@ -430,29 +432,38 @@ class Watcher:
         return self._build(done)
 
     def _build(self, done: Callable[..., Cycle]) -> Cycle:
-        self._restart_requested = False
         options = BuildOptions(goals=self.options.goals, progress=self.options.progress)
-        should_stop = self._should_restart if self.options.restart else None
+        token = CancelToken()
+        io = BuildIO(self.output.warn, self.output.echo, self.engine, token)
+        with self._cond:
+            self._running = token if self.options.restart else None
+        self._restart_if_relevant()  # changes that arrived while this cycle was being prepared
         try:
-            report = build(self.project, options, self.output.warn, self.output.echo, should_stop)
+            report = build(self.project, options, io)
         except BuildFailed as exc:
             return done("failed", _rebuilt(exc.report), exc.report.error or "build failed", exc.report)
-        except KeyboardInterrupt:
-            if not self._restart_requested:
-                raise
+        except Cancelled as exc:
+            if exc.reason != "watch-restart":
+                raise  # Ctrl-C or a signal ends watch, even while a restart was stopping bake
             return done("restarted", detail="a change arrived; bake stopped, building again")
         except SlccError as exc:  # engine down, unreadable file: report it and keep watching
             return done("error", detail=str(exc))
+        finally:
+            with self._cond:
+                self._running = None
         return done("ok", _rebuilt(report), report=report)
 
-    def _should_restart(self) -> bool:
-        """Asked while bake runs (--restart): has a change arrived that this build should include?"""
+    def _restart_if_relevant(self) -> bool:
+        """With --restart: cancel the running build when a pending change is one it should include."""
         with self._cond:
-            pending = self._batcher.pending
+            pending, token = self._batcher.pending, self._running
+        if token is None or not pending:
+            return False
         flavor = self.flavor
-        if pending and (needs_reload(flavor, pending) or affected_steps(flavor, self._goals(), pending)):
-            self._restart_requested = True
-        return self._restart_requested
+        if needs_reload(flavor, pending) or affected_steps(flavor, self._goals(), pending):
+            token.cancel("watch-restart")
+            return True
+        return False
 
     def _reload(self) -> str | None:
         """Re-read the flavor and re-plan the watches; returns the one-line error instead, if any."""
@@ -493,8 +504,7 @@ class Watcher:
 
     def _exec(self, command: str, tags: list[str]) -> None:
         env = {**os.environ, "SLCC_TAGS": " ".join(tags), "SLCC_TAG": tags[0] if tags else ""}
-        # The user's own command, run by their shell on purpose (pipes, &&, variables).
-        code = subprocess.run(command, shell=True, env=env, check=False).returncode
+        code = self.engine.run_shell(command, env)
         if code != 0:
             self.output.warn(f"--exec command exited {code}")
 
@@ -503,12 +513,12 @@ def _rebuilt(report: BuildReport) -> list[str]:
     return [s.step for s in report.steps if s.status in ("built", "failed")]
 
 
-def watch(project: Project, options: WatchOptions, output: WatchOutput) -> None:
+def watch(project: Project, options: WatchOptions, output: WatchOutput, engine: Engine) -> None:
     """Run the watch loop until Ctrl-C; KeyboardInterrupt propagates after watchdog stopped."""
     from watchdog.observers import Observer as WatchdogObserver  # noqa: PLC0415 - only `watch` needs it
 
     observer = WatchdogObserver()
-    watcher = Watcher(project, options, output, observer)
+    watcher = Watcher(project, options, output, observer, engine)
     observer.start()  # before scheduling, so a refused watch raises in schedule() here
     try:
         watcher.run()

@@ -11,6 +11,7 @@ import pytest
 
 from slcc.commands import watch
 from slcc.commands.build import BuildFailed, BuildReport, StepResult
+from slcc.engine.protocol import Cancelled, CancelToken
 from slcc.commands.watch import (
     ChangeBatcher,
     Cycle,
@@ -28,6 +29,7 @@ from slcc.commands.watch import (
 from slcc.loading.flavor import load_flavor
 from slcc.loading.project import open_project
 from slcc.model import Flavor
+from tests.fakes import FakeEngine
 from tests.helpers import DEMO_FILES, make_repo, write_files
 
 # demo (base <- app, app maps src) plus: `other`, needed by no goal; `ext`, whose Dockerfile
@@ -266,7 +268,7 @@ class StubBuild:
         self.calls = 0
         self.fail = False
 
-    def __call__(self, project: Any, options: Any, warn: Any, echo: Any, should_stop: Any = None) -> BuildReport:
+    def __call__(self, project: Any, options: Any, io: Any) -> BuildReport:
         self.calls += 1
         steps = [StepResult("demo", "app", "failed" if self.fail else "built", "r/demo:app-x", "x")]
         report = BuildReport(ok=not self.fail, steps=steps, seconds=0.1, baked=True, error="boom")
@@ -281,7 +283,7 @@ def watcher(repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Watcher, StubB
     monkeypatch.setattr(watch, "build", stub)
     project = open_project(repo, ["demo"], {"ca_bundle": "none"}, use_stat_cache=False)
     output = WatchOutput(cycle=lambda c: None, echo=lambda s: None, warn=lambda s: None)
-    return Watcher(project, WatchOptions(), output, FakeObserver()), stub
+    return Watcher(project, WatchOptions(), output, FakeObserver(), FakeEngine()), stub
 
 
 def test_cycle_builds_only_for_relevant_changes(repo: Path, watcher: tuple[Watcher, StubBuild]) -> None:
@@ -313,7 +315,8 @@ def test_broken_flavor_toml_keeps_watching_and_recovers(repo: Path, watcher: tup
     assert w.flavor.goals == ("other",)
 
 
-def test_restart_asks_only_about_relevant_pending_changes(repo: Path, watcher: tuple[Watcher, StubBuild]) -> None:
+def test_restart_cancels_the_running_build_only_for_relevant_changes(
+        repo: Path, watcher: tuple[Watcher, StubBuild]) -> None:
     w, _ = watcher
 
     class Event:
@@ -324,12 +327,52 @@ def test_restart_asks_only_about_relevant_pending_changes(repo: Path, watcher: t
         event.src_path = str(path)
         w.dispatch(event)
 
+    running = CancelToken()
+    w._running = running  # what _build sets while a --restart build runs
     changed(repo / "README.md")
     changed(repo / "src/.main.txt.swp")  # filtered before it reaches the batcher
-    assert not w._should_restart()
+    assert not running.cancelled
     changed(repo / "src/main.txt")
-    assert w._should_restart()
+    assert running.reason == "watch-restart"
     assert w.next_batch() == [repo / "README.md", repo / "src/main.txt"]
+
+
+def test_a_cancelled_build_restarts_only_when_watch_cancelled_it(
+        repo: Path, watcher: tuple[Watcher, StubBuild], monkeypatch: pytest.MonkeyPatch) -> None:
+    w, _ = watcher
+    reason: list[Any] = ["watch-restart"]
+
+    def cancelled_build(project: Any, options: Any, io: Any) -> BuildReport:
+        raise Cancelled(reason[0])
+
+    monkeypatch.setattr(watch, "build", cancelled_build)
+    assert w.cycle([repo / "src/main.txt"]).result == "restarted"
+    reason[0] = "user-interrupt"  # Ctrl-C, also while a restart was stopping bake: watch ends
+    with pytest.raises(Cancelled) as info:
+        w.cycle([repo / "src/main.txt"])
+    assert info.value.exit_code == 130
+
+
+def test_cancel_token_an_interrupt_wins_over_a_restart() -> None:
+    token = CancelToken()
+    token.cancel("watch-restart")
+    token.cancel("user-interrupt")
+    token.cancel("watch-restart")
+    assert (token.cancelled, token.reason) == (True, "user-interrupt")
+    term = CancelToken()
+    term.cancel("signal", 15)
+    assert Cancelled(term.reason or "signal", term.signum).exit_code == 143
+
+
+def test_exec_runs_through_the_engine_with_the_goal_tags(repo: Path) -> None:
+    engine = FakeEngine()
+    project = open_project(repo, ["demo"], {"ca_bundle": "none"}, use_stat_cache=False)
+    output = WatchOutput(cycle=lambda c: None, echo=lambda s: None, warn=lambda s: None)
+    w = Watcher(project, WatchOptions(exec_cmd="echo $SLCC_TAG"), output, FakeObserver(), engine)
+    w._report(Cycle(1, (), "ok", ("app",), 0.1, {"app": "r/demo:app-1"}))
+    w._report(Cycle(2, (), "failed", ("app",), 0.1))
+    assert [(c, e["SLCC_TAG"], e["SLCC_TAGS"]) for c, e in engine.shell] == [("echo $SLCC_TAG", "r/demo:app-1",
+                                                                              "r/demo:app-1")]
 
 
 def test_batcher_drops_a_temp_file_created_and_renamed_within_the_batch() -> None:

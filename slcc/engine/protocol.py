@@ -1,0 +1,157 @@
+"""The seam between slcc and the engine: what commands need, as a Protocol, and its records.
+
+The real implementation (slcc.engine.docker.DockerEngine) is constructed at the CLI edge and
+passed into the commands; unit tests pass a fake. Cancellation is explicit: a CancelToken
+says who cancelled (the user, a watch restart, a signal) and the bake outcome repeats it.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from slcc.errors import EngineError
+from slcc.progress.bake_log import BakeProgress
+
+CancelReason = Literal["user-interrupt", "watch-restart", "signal"]
+# A user's interrupt or a signal ends slcc; a watch restart only ends one bake. The first
+# kind wins over the second, so a Ctrl-C during a restart is never taken for the restart.
+_FINAL: frozenset[CancelReason] = frozenset({"user-interrupt", "signal"})
+
+
+class RegistryUnavailable(EngineError):
+    """The registry did not answer; callers warn and carry on without it."""
+
+
+class CancelToken:
+    """A thread-safe, one-way cancel signal that records who cancelled first (finally)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._reason: CancelReason | None = None
+        self._signum: int | None = None
+
+    def cancel(self, reason: CancelReason, signum: int | None = None) -> None:
+        with self._lock:
+            if self._reason is None or (reason in _FINAL and self._reason not in _FINAL):
+                self._reason, self._signum = reason, signum
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    @property
+    def reason(self) -> CancelReason | None:
+        return self._reason
+
+    @property
+    def signum(self) -> int | None:
+        return self._signum
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+
+class Cancelled(Exception):
+    """A command stopped because its CancelToken was set; raised after its report was written."""
+
+    def __init__(self, reason: CancelReason, signum: int | None = None) -> None:
+        self.reason = reason
+        self.signum = signum
+        super().__init__(reason)
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as shells report it: 130 for Ctrl-C, 143 for SIGTERM."""
+        return 128 + (self.signum or signal.SIGINT)
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """One process slcc ran: for build.log, so every engine command of a run can be replayed."""
+
+    argv: tuple[str, ...]
+    returncode: int | None  # None: it could not be started
+    seconds: float
+
+    def line(self) -> str:
+        code = "not started" if self.returncode is None else f"exit {self.returncode}"
+        return f"[slcc] ran `{' '.join(self.argv)}`: {code} ({self.seconds:.2f} s)"
+
+
+class CommandJournal:
+    """Thread-safe list of the commands run so far; a run reads what was added since a mark."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[CommandRecord] = []
+
+    def add(self, record: CommandRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def since(self, mark: int) -> tuple[CommandRecord, ...]:
+        with self._lock:
+            return tuple(self._records[mark:])
+
+
+@dataclass(frozen=True)
+class BakeRequest:
+    """One `docker buildx bake` run: which file and targets, where, and where its log goes."""
+
+    file: Path
+    targets: tuple[str, ...]
+    cwd: Path
+    log: Path
+    builder: str | None = None
+    push: bool = False
+    no_cache: bool = False
+
+
+@dataclass(frozen=True)
+class BakeOutcome:
+    returncode: int
+    seconds: float
+    progress: BakeProgress = field(default_factory=BakeProgress)
+    cancelled_by: CancelReason | None = None
+    signum: int | None = None  # the signal, when cancelled_by is "signal"
+
+    @property
+    def durations(self) -> Mapping[str, float]:
+        return self.progress.durations
+
+
+class Engine(Protocol):
+    """What slcc needs from Docker, buildx, registries, git and the shell."""
+
+    journal: CommandJournal
+
+    def local_tags(self, repositories: Iterable[str]) -> set[str]:
+        """Tags present in the daemon's image store under ``repositories``."""
+
+    def registry_tags(self, tags: Sequence[str]) -> set[str]:
+        """Which of ``tags`` the registry has; RegistryUnavailable when it cannot answer."""
+
+    def push(self, tag: str) -> None: ...
+
+    def pull(self, tag: str) -> None: ...
+
+    def bake(self, request: BakeRequest, on_line: Callable[[str], None] | None = None,
+             cancel: CancelToken | None = None) -> BakeOutcome:
+        """Run bake, tee its output to ``request.log``, stop it cleanly when ``cancel`` is set."""
+
+    def revision(self, repo_root: Path) -> str | None:
+        """The commit checked out at ``repo_root`` (an image label), or None."""
+
+    def run_shell(self, command: str, env: Mapping[str, str]) -> int:
+        """The user's own shell command (watch --exec); its exit code."""

@@ -1,0 +1,90 @@
+"""A fake engine for unit tests of the commands: no processes, no sockets, everything recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slcc.engine.protocol import (
+    BakeOutcome,
+    BakeRequest,
+    CancelToken,
+    CommandJournal,
+    CommandRecord,
+    RegistryUnavailable,
+)
+from slcc.errors import EngineError
+from slcc.progress.bake_log import BakeProgress, ProgressParser
+
+BakeScript = Callable[[BakeRequest, "FakeEngine", CancelToken | None], BakeOutcome]
+
+
+def parse_log(log: str, targets: Sequence[str]) -> BakeProgress:
+    parser = ProgressParser(targets)
+    for i, line in enumerate(log.splitlines()):
+        parser.feed(line, float(i))
+    return parser.result()
+
+
+@dataclass
+class FakeEngine:
+    """Tags in sets, a registry that can be down, bakes played by a script.
+
+    By default a bake "builds" every target: the tags named in ``tags_by_target`` appear locally.
+    """
+
+    local: set[str] = field(default_factory=set)
+    registry: set[str] = field(default_factory=set)
+    registry_down: bool = False
+    local_down: bool = False  # the daemon stops answering (after a bake, say)
+    bake_script: BakeScript | None = None
+    tags_by_target: dict[str, str] = field(default_factory=dict)
+    pushed: list[str] = field(default_factory=list)
+    pulled: list[str] = field(default_factory=list)
+    bakes: list[BakeRequest] = field(default_factory=list)
+    shell: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    journal: CommandJournal = field(default_factory=CommandJournal)
+
+    def local_tags(self, repositories: Iterable[str]) -> set[str]:
+        if self.local_down:
+            raise EngineError("cannot reach the Docker daemon (fake)")
+        repos = set(repositories)
+        return {t for t in self.local if t.rpartition(":")[0] in repos}
+
+    def registry_tags(self, tags: Sequence[str]) -> set[str]:
+        if self.registry_down:
+            raise RegistryUnavailable("registry 127.0.0.1:1 is unreachable (fake)")
+        return {t for t in tags if t in self.registry}
+
+    def push(self, tag: str) -> None:
+        self._run(("docker", "push", "--quiet", tag))
+        self.pushed.append(tag)
+        self.registry.add(tag)
+
+    def pull(self, tag: str) -> None:
+        self._run(("docker", "pull", "--quiet", tag))
+        self.pulled.append(tag)
+        self.local.add(tag)
+
+    def bake(self, request: BakeRequest, on_line: Callable[[str], None] | None = None,
+             cancel: CancelToken | None = None) -> BakeOutcome:
+        self.bakes.append(request)
+        request.log.write_text("#1 [internal] load build definition\n", encoding="utf-8")
+        if self.bake_script is not None:
+            outcome = self.bake_script(request, self, cancel)
+        else:
+            self.local.update(self.tags_by_target[t] for t in request.targets if t in self.tags_by_target)
+            outcome = BakeOutcome(0, 0.1)
+        self._run(("docker", "buildx", "bake", "-f", str(request.file), *request.targets), outcome.returncode)
+        return outcome
+
+    def revision(self, repo_root: Path) -> str | None:
+        return "0123abc"
+
+    def run_shell(self, command: str, env: Mapping[str, str]) -> int:
+        self.shell.append((command, dict(env)))
+        return 0
+
+    def _run(self, argv: tuple[str, ...], code: int = 0) -> None:
+        self.journal.add(CommandRecord(argv, code, 0.0))
