@@ -11,7 +11,6 @@ import pytest
 
 from slcc.commands import watch
 from slcc.commands.build import BuildFailed, BuildReport, StepResult
-from slcc.engine.protocol import Cancelled, CancelToken
 from slcc.commands.watch import (
     ChangeBatcher,
     Cycle,
@@ -26,6 +25,7 @@ from slcc.commands.watch import (
     steps_using,
     watch_plan,
 )
+from slcc.engine.protocol import Cancelled, CancelToken
 from slcc.loading.flavor import load_flavor
 from slcc.loading.project import open_project
 from slcc.model import Flavor
