@@ -235,8 +235,10 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
         project.flavors, planned.hashes, settings, only=plan.stale, revision=revision)))
     names = emit.target_names(project.flavors)
     targets = tuple(names[s.key] for s in plan.steps if s.key in plan.stale)
+    # The file's variable defaults are these settings; the environment must not override them.
     request = BakeRequest(bake_file, targets, settings.repo_root, run_dir / "build.log", builder=settings.builder,
-                          push=options.push and planned.registry_ok, no_cache=options.no_cache)
+                          push=options.push and planned.registry_ok, no_cache=options.no_cache,
+                          variables=emit.variable_values(settings))
     io.echo(f"building {len(targets)} step(s): {', '.join(f'{f}/{s}' for f, s in sorted(plan.stale))}")
     return io.engine.bake(request, _progress_printer(options.progress, io.echo), io.cancel)
 

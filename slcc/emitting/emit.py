@@ -57,18 +57,50 @@ def local_cache_dir(settings: Settings, flavor: str, step: str) -> Path:
     return settings.state_dir / "cache" / flavor / step
 
 
-def _cache(settings: Settings, flavor: str, step: str) -> tuple[list[str] | None, list[str] | None]:
-    backend = settings.cache_backend
-    if backend == "registry":
-        ref = csv_field("ref=" + cache_ref(settings, flavor, step))
-        return [f"type=registry,{ref}"], [f"type=registry,{ref},mode=max"]
-    if backend == "local":
-        directory = _rel(local_cache_dir(settings, flavor, step), settings.repo_root)
-        src, dest = csv_field("src=" + directory), csv_field("dest=" + directory)
-        return [f"type=local,{src}"], [f"type=local,{dest},mode=max"]
-    if backend == "inline":
-        return None, ["type=inline"]
-    return None, None
+def _cache(settings: Settings, flavor: str, step: str) -> tuple[hcl.Expression, hcl.Expression]:
+    """cache-from and cache-to: calls of the file's cache functions, so SLCC_CACHE can switch them."""
+    directory = _rel(local_cache_dir(settings, flavor, step), settings.repo_root)
+    return (
+        hcl.call("slcc_cache_from", flavor, step, csv_field("src=" + directory)),
+        hcl.call("slcc_cache_to", flavor, step, csv_field("dest=" + directory)),
+    )
+
+
+# Bake variables a CI overrides through the environment (the same names and values slcc
+# reads): where hash-tagged images live and which cache backend the targets use. The cache
+# functions give exactly the settings `slcc build` uses; `gha` is for GitHub Actions.
+VARIABLES = ("SLCC_REPOSITORY", "SLCC_CACHE")
+_CACHE_FUNCTIONS = """\
+# Cache entries of one step for the backend in SLCC_CACHE: registry, local, inline, gha or none.
+function "slcc_cache_from" {
+  params = [flavor, step, local]
+  result = (
+    SLCC_CACHE == "registry" ? ["type=registry,ref=${SLCC_REPOSITORY}/${flavor}:cache-${step}"] :
+    SLCC_CACHE == "local" ? ["type=local,${local}"] :
+    SLCC_CACHE == "gha" ? ["type=gha,scope=${flavor}-${step}"] : []
+  )
+}
+
+function "slcc_cache_to" {
+  params = [flavor, step, local]
+  result = (
+    SLCC_CACHE == "registry" ? ["type=registry,ref=${SLCC_REPOSITORY}/${flavor}:cache-${step},mode=max"] :
+    SLCC_CACHE == "local" ? ["type=local,${local},mode=max"] :
+    SLCC_CACHE == "inline" ? ["type=inline"] :
+    SLCC_CACHE == "gha" ? ["type=gha,scope=${flavor}-${step},mode=max"] : []
+  )
+}
+"""
+
+
+def variable_values(settings: Settings) -> dict[str, str]:
+    """The values of the bake variables that reproduce ``settings`` (their defaults in emitted files)."""
+    return {"SLCC_REPOSITORY": settings.repository, "SLCC_CACHE": settings.cache_backend}
+
+
+def _preamble(settings: Settings) -> list[str]:
+    blocks = [hcl.block("variable", name, [("default", value)]) for name, value in variable_values(settings).items()]
+    return [*blocks, _CACHE_FUNCTIONS]
 
 
 def labels(step_hash: StepHash, revision: str | None, extra: Mapping[str, str]) -> dict[str, str]:
@@ -100,6 +132,11 @@ def target_names(flavors: Sequence[Flavor]) -> dict[StepKey, str]:
     return names
 
 
+def _image_ref(step_hash: StepHash, scheme: str = "") -> str:
+    """The step's tag with the repository taken from the SLCC_REPOSITORY variable."""
+    return hcl.interpolated(scheme, "SLCC_REPOSITORY", step_hash.tag(""))  # tag("") is "/<name>:<tag>"
+
+
 def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[StepKey, str]) -> str:
     settings = request.settings
     root = settings.repo_root
@@ -110,7 +147,7 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[Ste
         if request.only is None or key in request.only:
             contexts[dep] = f"target:{names[key]}"
         else:
-            contexts[dep] = "docker-image://" + request.hashes[flavor.name][dep].tag(settings.repository)
+            contexts[dep] = _image_ref(request.hashes[flavor.name][dep], "docker-image://")
     for mapping in step.mappings:
         contexts[mapping] = _rel(flavor.mappings[mapping], root)
     cache_from, cache_to = _cache(settings, flavor.name, step.name)
@@ -126,7 +163,7 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[Ste
             ("target", step.target),
             ("args", {**step.transparent_args, **step.args} or None),
             ("contexts", contexts or None),
-            ("tags", [step_hash.tag(settings.repository)]),
+            ("tags", [_image_ref(step_hash)]),
             ("labels", labels(step_hash, request.revision, request.extra_labels)),
             ("platforms", list(flavor.platforms) or None),
             ("cache-from", cache_from),
@@ -157,5 +194,5 @@ def emit_bake(request: EmitRequest) -> str:
         members = flavor.goals if request.only is None else [s.name for s in included]
         parts.append(hcl.block("group", group, [("targets", [names[(flavor.name, m)] for m in members])]))
         parts.extend(_target(request, flavor, step, names) for step in included)
-    parts.insert(1, hcl.block("group", "default", [("targets", group_names)]))
+    parts[1:1] = [*_preamble(request.settings), hcl.block("group", "default", [("targets", group_names)])]
     return "\n".join(parts)

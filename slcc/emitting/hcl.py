@@ -8,6 +8,11 @@ from collections.abc import Mapping, Sequence
 _TARGET_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
+
+class Expression(str):
+    """HCL text written as is (a variable reference, a function call), never quoted."""
+
+
 Value = str | bool | Sequence[str] | Mapping[str, str]
 
 
@@ -30,6 +35,20 @@ def quote(text: str) -> str:
     return '"' + _SPECIAL.sub(_escape, text) + '"'
 
 
+def interpolated(before: str, variable: str, after: str) -> Expression:
+    """A quoted HCL template: literal ``before``, the value of ``variable``, literal ``after``."""
+    return Expression(quote(before)[:-1] + "${" + variable + "}" + quote(after)[1:])
+
+
+def call(function: str, *arguments: str) -> Expression:
+    """A call of an HCL function with string-literal arguments."""
+    return Expression(f"{function}({', '.join(quote(a) for a in arguments)})")
+
+
+def _scalar(text: str) -> str:
+    return text if isinstance(text, Expression) else quote(text)
+
+
 def target_name(*parts: str) -> str:
     """A bake target/group name (``[A-Za-z0-9_-]+``) built from ``parts``."""
     return _TARGET_UNSAFE.sub("_", "_".join(parts)) or "_"
@@ -39,17 +58,17 @@ def _value(value: Value, indent: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return quote(value)
+        return _scalar(value)
     if isinstance(value, Mapping):
         if not value:
             return "{}"
-        inner = "".join(f"{indent}  {quote(k)} = {quote(v)}\n" for k, v in sorted(value.items()))
+        inner = "".join(f"{indent}  {quote(k)} = {_scalar(v)}\n" for k, v in sorted(value.items()))
         return "{\n" + inner + indent + "}"
     if not value:
         return "[]"
     if len(value) == 1:
-        return f"[{quote(value[0])}]"
-    inner = "".join(f"{indent}  {quote(item)},\n" for item in value)
+        return f"[{_scalar(value[0])}]"
+    inner = "".join(f"{indent}  {_scalar(item)},\n" for item in value)
     return "[\n" + inner + indent + "]"
 
 

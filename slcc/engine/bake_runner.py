@@ -41,7 +41,7 @@ def run_bake(request: BakeRequest, journal: CommandJournal, on_line: Callable[[s
         # Own session: a terminal Ctrl-C reaches slcc only, and slcc stops bake deliberately.
         proc = subprocess.Popen(
             command, cwd=request.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            errors="replace", bufsize=1, start_new_session=True,
+            errors="replace", bufsize=1, start_new_session=True, env={**os.environ, **request.variables},
         )
     except FileNotFoundError:
         journal.add(CommandRecord(tuple(command), None, 0.0))

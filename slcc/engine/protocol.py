@@ -116,6 +116,9 @@ class BakeRequest:
     builder: str | None = None
     push: bool = False
     no_cache: bool = False
+    # Set in bake's environment: they override the file's variable defaults and any value
+    # the caller's environment holds under those names.
+    variables: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def test_identical_inputs_give_identical_bytes_anywhere(tmp_path: Path) -> None:
 def test_fresh_dependencies_become_image_references(tmp_path: Path) -> None:
     text = emit(make_repo(tmp_path / "repo"), only=frozenset({("demo", "app")}))
     assert 'target "demo_base"' not in text
-    assert '"base" = "docker-image://slcc/demo:base-' in text
+    assert '"base" = "docker-image://${SLCC_REPOSITORY}/demo:base-' in text
     assert 'targets = ["demo_app"]' in text
 
 
@@ -65,8 +65,20 @@ def test_registry_cache_and_ca_secret(tmp_path: Path) -> None:
     settings = load_settings(repo, {"repository": "127.0.0.1:5000/team", "ca_bundle": str(bundle)}, environ={})
     flavor = load_flavor(repo, "demo")
     text = emit_bake(EmitRequest([flavor], {"demo": FlavorHasher().hash_flavor(flavor)}, settings))
-    assert '"type=registry,ref=127.0.0.1:5000/team/demo:cache-app,mode=max"' in text
+    # The settings become the defaults of the bake variables that the targets use.
+    assert 'variable "SLCC_REPOSITORY" {\n  default = "127.0.0.1:5000/team"\n}' in text
+    assert 'variable "SLCC_CACHE" {\n  default = "registry"\n}' in text
+    assert 'cache-to = slcc_cache_to("demo", "app", "dest=.slcc/cache/demo/app")' in text
+    assert 'tags = ["${SLCC_REPOSITORY}/demo:app-' in text
     assert f'secret = ["id=ca,\\"src={bundle}\\""]' in text
+
+
+def test_local_cache_directory_is_one_csv_field(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    settings = load_settings(repo, {"ca_bundle": "none"}, environ={"SLCC_STATE_DIR": 'st,"x"'})
+    flavor = load_flavor(repo, "demo")
+    text = emit_bake(EmitRequest([flavor], {"demo": FlavorHasher().hash_flavor(flavor)}, settings))
+    assert 'cache-from = slcc_cache_from("demo", "app", "\\"src=st,\\"\\"x\\"\\"/cache/demo/app\\"")' in text
 
 
 def test_target_name_collisions_are_errors(tmp_path: Path) -> None:
