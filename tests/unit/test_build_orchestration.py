@@ -78,8 +78,9 @@ def test_registry_outage_warns_and_builds_with_the_local_cache_without_push(proj
     assert len(warnings) == 1 and "unreachable" in warnings[0] and report.warnings == warnings
     request = engine.bakes[0]
     assert request.push is False and engine.pushed == []
-    assert "type=local" in request.file.read_text(encoding="utf-8")
-    assert "type=registry" not in request.file.read_text(encoding="utf-8")
+    # The bake file's cache functions pick the backend from SLCC_CACHE: local, in file and environment.
+    assert 'variable "SLCC_CACHE" {\n  default = "local"\n}' in request.file.read_text(encoding="utf-8")
+    assert request.variables["SLCC_CACHE"] == "local"
 
 
 def test_push_sends_fresh_local_images_the_registry_lacks(project: Project) -> None:
