@@ -1,3 +1,3 @@
 from slcc.cli import main
 
-main()
+raise SystemExit(main())

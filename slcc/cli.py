@@ -20,10 +20,11 @@ from slcc.emitting import emit
 from slcc.engine.docker import DockerEngine
 from slcc.engine.protocol import Cancelled
 from slcc.errors import SlccError
+from slcc.loading.config import check_dir_path
 from slcc.loading.project import Project, open_project
 from slcc.output import render
 from slcc.planning import explain
-from slcc.state.atomic import write_text_atomic
+from slcc.state.atomic import write_text_atomic, write_user_file
 from slcc.state.store import State
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,9 +42,12 @@ class SlccGroup(click.Group):
             return super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            click.echo(f"slcc: error: {_usage_line(exc)}", err=True)
+            sys.exit(2)
         except click.ClickException as exc:
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+            click.echo(f"slcc: error: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(exc.exit_code)
         except click.exceptions.Abort:
             click.echo("slcc: interrupted", err=True)
             sys.exit(130)
@@ -56,6 +60,18 @@ class SlccGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("slcc: interrupted", err=True)
             sys.exit(130)
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    """Click's usage error as one line: the command, the problem, where to get help."""
+    names, ctx = [], exc.ctx
+    while ctx is not None and ctx.parent is not None:  # the root's name depends on how slcc was started
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    command = " ".join(reversed(names))
+    message = " ".join(exc.format_message().split())
+    where = f"{command}: " if command else ""
+    return f"{where}{message} (see slcc {command + ' ' if command else ''}--help)"
 
 
 def project_options(func: F) -> F:
@@ -86,12 +102,18 @@ def load_project(options: dict[str, Any], flavors: Sequence[str]) -> Project:
     """Open the project with the shared options (consumed from ``options``)."""
     keys = ("repository", "cache", "ca_bundle", "builder")
     overrides = {key: options.pop(key, None) for key in keys}
-    return open_project(options.pop("repo", None), flavors, overrides, warn)
+    repo = options.pop("repo", None)
+    if repo is None:  # `slcc -C DIR build`, as with git and make
+        context = click.get_current_context(silent=True)
+        repo = context.find_root().params.get("repo") if context else None
+    return open_project(repo, flavors, overrides, warn)
 
 
 @click.group(cls=SlccGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="slcc")
-def main() -> None:
+@click.option("-C", "--repo", type=click.Path(file_okay=False, path_type=Path),
+              help="Repository root for every command (as `git -C`); a command's own -C wins.")
+def main(repo: Path | None) -> None:
     """slcc - the script language container compiler.
 
     A flavor (flavors/NAME/flavor.toml plus one directory per step) is a graph of
@@ -121,14 +143,22 @@ def emit_bake_cmd(flavors: tuple[str, ...], output: Path | None, **kwargs: Any) 
     holds every flavor group.
     """
     project = load_project(kwargs, flavors)
+    to_stdout = output is not None and str(output) == "-"
+    if output is not None and not to_stdout:
+        check_dir_path(output.absolute().parent, "output", f"-o {output}")
+    elif output is None:
+        check_dir_path(project.settings.bake_dir, "bake directory", project.settings.bake_dir)
     # No revision label here: the file must be byte-identical for identical flavor inputs.
     text = emit.emit_bake(emit.EmitRequest(project.flavors, project.hash_all(), project.settings))
-    if output is not None and str(output) == "-":
+    if to_stdout:
         click.echo(text, nl=False)
-        return
-    path = output or project.settings.bake_dir / ("-".join(f.name for f in project.flavors) + ".hcl")
-    write_text_atomic(path, text)
-    click.echo(str(path))
+    elif output is not None:
+        write_user_file(output, text)
+        click.echo(str(output))
+    else:
+        path = project.settings.bake_dir / ("-".join(f.name for f in project.flavors) + ".hcl")
+        write_text_atomic(path, text)
+        click.echo(str(path))
 
 
 @main.command("hash")
@@ -251,7 +281,7 @@ def explain_cmd(flavor: str | None, steps: tuple[str, ...], goals: tuple[str, ..
     """
     project = load_project(kwargs, [flavor] if flavor else [])
     plan = plan_build(project, BuildOptions(goals=goals or steps), warn, DockerEngine()).plan
-    state = State(project.settings.state_dir)
+    state = State(project.settings.state_dir, warn)
     rows = []
     for s in plan.steps:
         if steps and s.step not in steps:

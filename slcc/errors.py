@@ -35,3 +35,11 @@ class EngineError(SlccError):
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         super().__init__(message)
+
+
+class WriteError(SlccError):
+    """A file slcc writes (state, bake file, export) could not be written: full disk, read-only. Exit 1."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: cannot write ({reason})")

@@ -52,10 +52,14 @@ def make_repo(root: Path, overrides: Mapping[str, str | None] | None = None) -> 
     return write_files(root, {**DEMO_FILES, **(overrides or {})})
 
 
-def run_slcc(repo: Path, *args: str, env: Mapping[str, str] | None = None,
+def run_slcc(repo: Path, *args: str, env: Mapping[str, str | None] | None = None,
              timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run the real ``slcc`` command line in ``repo`` (no CA bundle unless ``env`` sets one)."""
-    full_env = {**os.environ, "SLCC_CA_BUNDLE": "none", **(env or {})}
+    """Run the real ``slcc`` command line in ``repo`` (no CA bundle unless ``env`` sets one).
+
+    A None value in ``env`` removes that variable.
+    """
+    merged = {**os.environ, "SLCC_CA_BUNDLE": "none", **(env or {})}
+    full_env = {k: v for k, v in merged.items() if v is not None}
     return subprocess.run(
         [sys.executable, "-m", "slcc", *args],
         cwd=repo, capture_output=True, text=True, env=full_env, timeout=timeout, check=False,

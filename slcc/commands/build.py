@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from slcc.emitting import emit
 from slcc.engine.protocol import BakeOutcome, BakeRequest, Cancelled, CancelToken, Engine, RegistryUnavailable
-from slcc.errors import EngineError, SlccError
+from slcc.errors import EngineError, InputError, SlccError
 from slcc.loading.project import Hashes, Project
 from slcc.model import Flavor
 from slcc.planning import explain
@@ -94,10 +94,20 @@ class PlannedBuild:
     registry_ok: bool  # False when no registry is configured or it did not answer
 
 
+def check_options(project: Project, options: BuildOptions) -> dict[str, tuple[str, ...]]:
+    """Validate goals and --from before anything is hashed, locked or written; the goals per flavor."""
+    goals = project.goals(options.goals)
+    steps = {s for f in project.flavors for s in f.steps}
+    for name in options.force_from:
+        if name not in steps:
+            raise InputError(f"unknown step {name!r} (steps: {', '.join(sorted(steps))})", "--from")
+    return goals
+
+
 def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], None], engine: Engine) -> PlannedBuild:
     """Hash every step and decide what is stale, asking the local store and the registry."""
+    goals = check_options(project, options)
     hashes = project.hash_all()
-    goals = project.goals(options.goals)
     settings = project.settings
     forced = {
         f.name: forced_steps(f, goals[f.name], options.force_rebuild, options.force_from)
@@ -142,6 +152,7 @@ def build(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
     When ``io.cancel`` is set while bake runs (or on Ctrl-C), bake is stopped cleanly, the
     report is written, and Cancelled says who cancelled.
     """
+    check_options(project, options)
     with State(project.settings.state_dir).build_lock(io.echo):
         return _build_locked(project, options, io)
 
@@ -159,7 +170,7 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO) -> Build
     io = replace(io, warn=warn_and_keep)
     planned = plan_build(project, options, io.warn, io.engine)
     plan = planned.plan
-    state = State(project.settings.state_dir)
+    state = State(project.settings.state_dir, warn_and_keep)
     results = {
         s.key: StepResult(s.flavor, s.step, s.status if s.status != "stale" else "not-built", s.tag,
                           s.hash.digest, why=_why(state, s) if s.status == "stale" else [])

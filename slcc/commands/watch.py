@@ -357,6 +357,7 @@ class Watcher:
         if len(project.flavors) != 1:
             names = ", ".join(f.name for f in project.flavors)
             raise InputError(f"watch takes one flavor; name one of: {names}")
+        project.goals(options.goals)  # bad goals are bad input: exit 2 before watching
         self.project = project
         self.options = options
         self.output = output

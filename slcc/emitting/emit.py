@@ -42,6 +42,11 @@ def _rel(path: Path, root: Path) -> str:
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 
+def _host_file(path: Path, root: Path) -> str:
+    """A host file for bake: relative when inside the repository, so the text is the same in every checkout."""
+    return _rel(path, root) if path.is_relative_to(root) else str(path)
+
+
 def csv_field(text: str) -> str:
     """One field of a buildx CSV option string, quoted when it holds a comma or quote."""
     if any(c in text for c in ',"\n\r'):
@@ -151,7 +156,7 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[Ste
     for mapping in step.mappings:
         contexts[mapping] = _rel(flavor.mappings[mapping], root)
     cache_from, cache_to = _cache(settings, flavor.name, step.name)
-    secret = [f"id=ca,{csv_field('src=' + str(settings.ca_bundle))}"] if settings.ca_bundle else None
+    secret = [f"id=ca,{csv_field('src=' + _host_file(settings.ca_bundle, root))}"] if settings.ca_bundle else None
     # buildx 0.13 has no `description` attribute (0.16+), so it goes into a comment.
     comment = f"# {step.name}: {' '.join(step.description.split())}\n" if step.description else ""
     return comment + hcl.block(

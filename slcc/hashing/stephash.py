@@ -9,6 +9,7 @@ transparent args, secrets and the checkout location do not enter.
 
 from __future__ import annotations
 
+import os
 import platform as _platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -97,7 +98,8 @@ class _Encoder:
 def _context_ignore(step: Step) -> IgnoreMatcher:
     """BuildKit prefers ``<Dockerfile>.dockerignore`` beside the Dockerfile over the context's."""
     specific = step.dockerfile.with_name(step.dockerfile.name + ".dockerignore")
-    return IgnoreMatcher.from_file(specific if specific.is_file() else step.context / ".dockerignore")
+    # lexists: a FIFO or dangling link there is what BuildKit would read, so it is an error, not skipped.
+    return IgnoreMatcher.from_file(specific if os.path.lexists(specific) else step.context / ".dockerignore")
 
 
 @dataclass

@@ -11,7 +11,9 @@ Semantic decisions the rest of slcc relies on:
   ``a``, ``a/b``, ``a-b``); components compare by code point, which is UTF-8 byte order.
 - Symlinks inside a tree are recorded, never followed (BuildKit sends them as links), so
   loops cannot hang the walk. A root that is a symlink is resolved first.
-- Sockets, FIFOs and device files are skipped: they are not sent in a build context.
+- Sockets, FIFOs and device files are refused (InputError naming the path) unless the
+  ignore matcher leaves them out: BuildKit sends them in a context, but their content
+  cannot be hashed, so a tree holding one could never be judged fresh or stale soundly.
 - A directory excluded by the ignore matcher but holding re-included (``!``) entries is
   listed, as BuildKit sends it as their parent; otherwise ignored paths leave no trace.
 - ``hash_path`` of a single file is a tree with one entry named by the file's basename,
@@ -190,7 +192,8 @@ class _Walker:
                 elif fmt == stat.S_IFLNK:
                     append(TreeEntry(rel, "symlink", False, os.readlink(d.path)))
                     added = True
-                # else: socket, FIFO or device, which a build context does not carry
+                else:
+                    raise InputError(_SPECIAL_FILE, d.path)
             except FileNotFoundError:
                 continue  # deleted while we walked
             except OSError as exc:
@@ -221,6 +224,10 @@ class _Walker:
                 cache.store(abspath, st, digest, observed_ns=self.started_ns)
         self.entries.append(TreeEntry(rel, "file", bool(st.st_mode & stat.S_IXUSR), digest))
         return True
+
+
+_SPECIAL_FILE = ("special file (FIFO, socket or device) in a build context: slcc cannot hash it; "
+                 "remove it or list it in .dockerignore")
 
 
 def _name(d: os.DirEntry[str]) -> str:

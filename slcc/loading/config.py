@@ -16,6 +16,15 @@ CacheBackend = Literal["registry", "local", "inline", "none"]
 CACHE_BACKENDS: tuple[CacheBackend, ...] = ("registry", "local", "inline", "none")
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 LOCAL_REPOSITORY = "slcc"
+USER_CONFIG_HINT = "~/.config/slcc/config.toml"
+# slcc.toml sections -> {key in the file: setting name}
+_SECTIONS = {
+    "registry": {"repository": "repository"},
+    "cache": {"backend": "cache"},
+    "build": {"ca_bundle": "ca_bundle", "builder": "builder"},
+    "state": {"dir": "state_dir"},
+}
+_KEYS = ("repository", "cache", "ca_bundle", "builder", "state_dir")
 # A docker repository: optional registry host[:port], then lowercase path components.
 _REPOSITORY = re.compile(
     r"^(?:(?P<host>[a-zA-Z0-9.-]+(?::[0-9]+)?|\[[0-9a-fA-F:]+\](?::[0-9]+)?)/)?"
@@ -64,12 +73,91 @@ def _check_repository(value: str, where: str | Path) -> str:
     return value
 
 
-def _resolve_ca(value: str, base: Path) -> Path | None:
-    if value in ("", "none"):
-        return None
-    if value == "auto":
+def user_config_path(environ: Mapping[str, str]) -> Path:
+    """The user-level settings file: $XDG_CONFIG_HOME/slcc/config.toml or ~/.config/slcc/config.toml."""
+    base = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".config")
+    return Path(base) / "slcc" / "config.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One raw setting value and where it came from (a file, ``$SLCC_X`` or ``--x``)."""
+
+    value: str
+    source: str | Path
+    from_repository: bool = False  # the repository's own slcc.toml: not trusted with host paths
+
+
+def _read_file(path: Path, from_repository: bool) -> dict[str, Setting]:
+    """The settings a slcc.toml-shaped file holds."""
+    data = tomlfile.load(path)
+    tomlfile.check_keys(data, _SECTIONS, "", path)
+    raw: dict[str, Setting] = {}
+    for section, names in _SECTIONS.items():
+        table = tomlfile.table(data.get(section), f"[{section}]", path)
+        tomlfile.check_keys(table, names, f"in [{section}]: ", path)
+        for name, key in names.items():
+            if name in table:
+                raw[key] = Setting(tomlfile.string(table[name], f"[{section}].{name}", path), path, from_repository)
+    return raw
+
+
+def _host_path(setting: Setting, name: str, repo_root: Path) -> Path:
+    """A setting naming a host path, resolved against the repository root.
+
+    Trust boundary: the repository's own slcc.toml may only name paths inside the
+    repository (a hostile checkout must not mount /root/.ssh into a build or make slcc
+    write elsewhere); the command line, the environment and the user's config may name any.
+    """
+    if "\0" in setting.value:
+        raise InputError(f"{name}: path contains a NUL byte", setting.source)
+    path = (repo_root / setting.value).resolve()
+    if setting.from_repository and not path.is_relative_to(repo_root):
+        raise InputError(
+            f"{name} {setting.value!r} is outside the repository; a repository may not name host paths "
+            f"(set it with --{name.replace('_', '-')}, $SLCC_{name.upper()} or {USER_CONFIG_HINT})",
+            setting.source)
+    return path
+
+
+def _ca_bundle(setting: Setting | None, repo_root: Path) -> Path | None:
+    if setting is None or setting.value == "auto":
         return DEFAULT_CA_BUNDLE if DEFAULT_CA_BUNDLE.is_file() else None
-    return (base / value).resolve()
+    if setting.value in ("", "none"):
+        return None
+    path = _host_path(setting, "ca_bundle", repo_root)
+    if not path.is_file():
+        problem = "is a directory" if path.is_dir() else "does not exist" if not path.exists() else "is not a file"
+        raise InputError(f"CA bundle {setting.value} {problem}", setting.source)
+    return path
+
+
+def check_dir_path(path: Path, what: str, source: str | Path) -> None:
+    """``path`` is a directory or can be created: no ancestor is a file."""
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return
+        if candidate.exists() or candidate.is_symlink():
+            raise InputError(f"{what} {path}: {candidate} is not a directory", source)
+
+
+def _gather(repo_root: Path, overrides: Mapping[str, str | None], env: Mapping[str, str]) -> dict[str, Setting]:
+    """Raw settings by precedence: command line > $SLCC_* > slcc.toml > user config."""
+    raw: dict[str, Setting] = {}
+    user = user_config_path(env)
+    if user.is_file() or (user.exists() and not user.is_dir()):
+        raw.update(_read_file(user, from_repository=False))
+    path = repo_root / "slcc.toml"
+    if path.exists() or path.is_symlink():
+        raw.update(_read_file(path, from_repository=True))
+    for key in _KEYS:
+        env_name = f"SLCC_{key.upper()}"
+        if env_name in env:
+            raw[key] = Setting(env[env_name], f"${env_name}")
+    for key, value in overrides.items():
+        if value is not None:
+            raw[key] = Setting(value, f"--{key.replace('_', '-')}")
+    return raw
 
 
 def load_settings(
@@ -77,51 +165,32 @@ def load_settings(
     overrides: Mapping[str, str | None] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Read slcc.toml (optional), then SLCC_* env vars, then ``overrides`` (the command line)."""
+    """Settings from the command line, SLCC_* env vars, slcc.toml and the user's config."""
     env = os.environ if environ is None else environ
-    path = repo_root / "slcc.toml"
-    data = tomlfile.load(path) if path.is_file() else {}
-    tomlfile.check_keys(data, {"registry", "cache", "build", "state"}, "", path)
-    registry = tomlfile.table(data.get("registry"), "[registry]", path)
-    tomlfile.check_keys(registry, {"repository"}, "in [registry]: ", path)
-    cache = tomlfile.table(data.get("cache"), "[cache]", path)
-    tomlfile.check_keys(cache, {"backend"}, "in [cache]: ", path)
-    build = tomlfile.table(data.get("build"), "[build]", path)
-    tomlfile.check_keys(build, {"ca_bundle", "builder"}, "in [build]: ", path)
-    state = tomlfile.table(data.get("state"), "[state]", path)
-    tomlfile.check_keys(state, {"dir"}, "in [state]: ", path)
-
-    raw: dict[str, tuple[str, str | Path]] = {}  # key -> (value, where it came from)
-    for key, section, name in (
-        ("repository", registry, "repository"),
-        ("cache", cache, "backend"),
-        ("ca_bundle", build, "ca_bundle"),
-        ("builder", build, "builder"),
-        ("state_dir", state, "dir"),
-    ):
-        if name in section:
-            raw[key] = (tomlfile.string(section[name], name, path), path)
-    for key in ("repository", "cache", "ca_bundle", "builder", "state_dir"):
-        env_name = f"SLCC_{key.upper()}"
-        if env_name in env:
-            raw[key] = (env[env_name], f"${env_name}")
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            raw[key] = (value, f"--{key.replace('_', '-')}")
-
-    repository = _check_repository(*raw.get("repository", (LOCAL_REPOSITORY, "default")))
+    raw = _gather(repo_root, overrides or {}, env)
+    repository = _check_repository(*_value(raw, "repository", LOCAL_REPOSITORY))
+    # The default comes from the checkout too: a committed .slcc symlink must not lead outside.
+    state = raw.get("state_dir", Setting(".slcc", repo_root / ".slcc", from_repository=True))
+    state_dir = _host_path(state, "state_dir", repo_root)
+    check_dir_path(state_dir, "state directory", state.source)
+    builder = raw.get("builder")
     settings = Settings(
         repo_root=repo_root,
         repository=repository,
         cache_backend="none",
-        ca_bundle=_resolve_ca(raw.get("ca_bundle", ("auto", ""))[0], repo_root),
-        builder=raw["builder"][0] or None if "builder" in raw else None,
-        state_dir=(repo_root / raw.get("state_dir", (".slcc", ""))[0]).resolve(),
+        ca_bundle=_ca_bundle(raw.get("ca_bundle"), repo_root),
+        builder=builder.value or None if builder else None,
+        state_dir=state_dir,
     )
     default_cache = "registry" if settings.registry_host else "local"
-    cache_value, where = raw.get("cache", (default_cache, "default"))
+    cache_value, where = _value(raw, "cache", default_cache)
     if cache_value not in CACHE_BACKENDS:
         raise InputError(f"unknown cache backend {cache_value!r} (one of: {', '.join(CACHE_BACKENDS)})", where)
     if cache_value == "registry" and not settings.registry_host:
         raise InputError(f"cache backend 'registry' needs a registry in the repository, not {repository!r}", where)
     return replace(settings, cache_backend=cache_value)
+
+
+def _value(raw: Mapping[str, Setting], key: str, default: str) -> tuple[str, str | Path]:
+    setting = raw.get(key)
+    return (setting.value, setting.source) if setting else (default, "default")

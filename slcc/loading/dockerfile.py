@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slcc.errors import InputError
+from slcc.loading import files
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<-?(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
@@ -114,11 +115,9 @@ def _split(line: str) -> list[str]:
 def parse(path: Path, args: dict[str, str] | None = None) -> DockerfileInfo:
     """Parse ``path``; ``args`` are values used to expand ``FROM ${VAR}`` references."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = files.read_text(path, "Dockerfile")
     except FileNotFoundError:
         raise InputError("Dockerfile not found", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read Dockerfile ({exc.__class__.__name__})", path) from None
     return parse_text(text, args or {})
 
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from slcc.errors import InputError
+from slcc.loading import files
 
 # Per pattern: did it match this directory or one above it (patternmatcher's MatchInfo).
 MatchState = tuple[bool, ...]
@@ -224,11 +225,9 @@ class IgnoreMatcher:
     def from_file(cls, path: Path) -> IgnoreMatcher:
         """Read an ignore file; a missing file ignores nothing."""
         try:
-            data = path.read_bytes()
+            data = files.read_regular(path, "ignore file")
         except FileNotFoundError:
             return cls()
-        except OSError as exc:
-            raise InputError(f"cannot read ignore file: {exc.strerror}", path) from None
         # surrogateescape: patterns must meet undecodable file names the way os.scandir gives them.
         return cls.from_lines(data.decode("utf-8", "surrogateescape").split("\n"), source=path)
 

@@ -83,7 +83,7 @@ def load_flavor(repo_root: Path, name: str, warn: Warn | None = None) -> Flavor:
     repo_root = repo_root.resolve()
     directory = Path(name) if ("/" in name or name in (".", "..")) else repo_root / "flavors" / name
     toml_path = directory / "flavor.toml"
-    if not toml_path.is_file():
+    if not os.path.lexists(toml_path):  # anything else there (a FIFO, a directory) is reported by the reader
         known = ", ".join(flavor_names(repo_root)) or "none"
         raise InputError(f"no flavor {name!r}: {toml_path} not found (flavors: {known})")
     directory = _inside(directory, repo_root, "flavor directory", toml_path)
@@ -203,7 +203,7 @@ def _step(file: _FlavorFile, name: str, raw: dict[str, Any]) -> Step:
     for key in sorted(set(own_args) - info.declared_args):
         file.warn(f"{dockerfile_path}: arg {key!r} of step {name!r} is not declared with ARG; it has no effect")
 
-    target = raw.get("target")
+    target = _target(raw.get("target"), info, f"{where}.target", src)
     return Step(
         name=name,
         flavor=file.name,
@@ -214,9 +214,20 @@ def _step(file: _FlavorFile, name: str, raw: dict[str, Any]) -> Step:
         # Only declared ARGs can change the image; hashing the rest would rebuild for nothing.
         args={k: v for k, v in sorted(step_args.items()) if k in info.declared_args},
         transparent_args=dict(sorted(transparent.items())),
-        target=tomlfile.string(target, f"{where}.target", src) if target is not None else None,
+        target=target,
         description=tomlfile.string(raw.get("description", ""), f"{where}.description", src),
     )
+
+
+def _target(value: Any, info: dockerfile.DockerfileInfo, where: str, src: Path) -> str | None:
+    """The Dockerfile stage to build; it must exist (BuildKit matches stage names case-insensitively)."""
+    if value is None:
+        return None
+    target = tomlfile.string(value, where, src)
+    if target.lower() not in {s.lower() for s in info.stages}:
+        stages = ", ".join(info.stages) or "none (no FROM ... AS NAME)"
+        raise InputError(f"{where}: no stage {target!r} in the Dockerfile (stages: {stages})", src)
+    return target
 
 
 def _check_references(

@@ -6,11 +6,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slcc.errors import InputError
+from slcc.errors import InputError, WriteError
 from slcc.hashing.statcache import StatCache
 from slcc.hashing.stephash import FlavorHasher, StepHash
 from slcc.loading.config import Settings, find_repo_root, load_settings
 from slcc.loading.flavor import flavor_names, load_flavor
+from slcc.loading.names import check_names
 from slcc.model import Flavor
 
 Hashes = dict[str, dict[str, StepHash]]
@@ -21,11 +22,15 @@ class Project:
     settings: Settings
     flavors: list[Flavor]
     hasher: FlavorHasher = field(default_factory=FlavorHasher)
+    warn: Callable[[str], None] = field(default=lambda _message: None)
 
     def hash_all(self) -> Hashes:
         hashes = {f.name: self.hasher.hash_flavor(f) for f in self.flavors}
         if self.hasher.cache is not None:
-            self.hasher.cache.save()
+            try:
+                self.hasher.cache.save()
+            except (OSError, WriteError) as exc:  # an optimisation only: a full disk must not stop the command
+                self.warn(f"cannot save the stat cache: {exc}; the next run reads every file again")
         return hashes
 
     def flavor(self, name: str) -> Flavor:
@@ -47,7 +52,7 @@ class Project:
         missing = [g for g in requested if not any(g in r for r in result.values())]
         if missing:
             steps = sorted({s for f in self.flavors for s in f.steps})
-            raise InputError(f"unknown goal {missing[0]!r} (steps: {', '.join(steps)})")
+            raise InputError(f"unknown goal {missing[0]!r} (steps: {', '.join(steps)})", "--goal")
         return result
 
 
@@ -59,6 +64,8 @@ def open_project(
     use_stat_cache: bool = True,
 ) -> Project:
     """Load settings and the named flavors (all flavors when ``names`` is empty)."""
+    if repo is not None and not repo.is_dir():
+        raise InputError("repository directory not found", f"--repo {repo}")
     root = (repo or find_repo_root(Path.cwd())).resolve()
     settings = load_settings(root, overrides)
     chosen = list(dict.fromkeys(names)) or flavor_names(root)
@@ -66,4 +73,6 @@ def open_project(
         raise InputError(f"no flavors found under {root / 'flavors'} (each needs a flavor.toml)")
     flavors = [load_flavor(root, name, warn) for name in chosen]
     cache = StatCache.load(settings.state_dir / "statcache.bin") if use_stat_cache else None
-    return Project(settings, flavors, FlavorHasher(cache=cache))
+    project = Project(settings, flavors, FlavorHasher(cache=cache), warn or (lambda _message: None))
+    check_names(project.flavors)
+    return project

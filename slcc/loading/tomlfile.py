@@ -8,18 +8,44 @@ from pathlib import Path
 from typing import Any
 
 from slcc.errors import InputError
+from slcc.loading import files
+
+MAX_DEPTH = 32  # far deeper than any settings or flavor file needs
 
 
 def load(path: Path) -> dict[str, Any]:
+    """Parse ``path`` as UTF-8 TOML; every problem is one InputError naming the file."""
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
+        text = files.read_text(path, "TOML file")
     except FileNotFoundError:
         raise InputError("file not found", path) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML: {exc}", path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})", path) from None
+    except RecursionError:
+        raise InputError(f"invalid TOML: nested more than {MAX_DEPTH} levels deep", path) from None
+    _check_values(data, path)
+    return data
+
+
+def _check_values(data: dict[str, Any], path: Path) -> None:
+    """No nesting deeper than MAX_DEPTH and no NUL in any string (paths, names, args).
+
+    Iterative, so the check itself cannot hit the recursion limit.
+    """
+    stack: list[tuple[object, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InputError(f"invalid TOML: nested more than {MAX_DEPTH} levels deep", path)
+        if isinstance(value, str) and "\0" in value:
+            raise InputError(f"a string contains a NUL byte: {value!r}", path)
+        if isinstance(value, dict):
+            stack.extend((k, depth + 1) for k in value)
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
 
 
 def check_keys(table: Mapping[str, Any], allowed: Iterable[str], where: str, path: Path) -> None:

@@ -301,13 +301,18 @@ def test_missing_root_and_file_root(tmp_path: Path) -> None:
         hash_tree(tmp_path / "f")
 
 
-def test_special_files_are_skipped(tmp_path: Path) -> None:
+def test_special_files_are_refused_unless_ignored(tmp_path: Path) -> None:
     materialize(tmp_path, {"f": File(b"x")})
     before = hash_tree(tmp_path)
     os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(InputError, match="fifo: special file"):
+        hash_tree(tmp_path)
+    assert hash_tree(tmp_path, ignore=IgnoreMatcher(["fifo", "sock"])) == before
+    (tmp_path / "fifo").unlink()
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(tmp_path / "sock"))
-        assert hash_tree(tmp_path) == before
+        with pytest.raises(InputError, match="sock: special file"):
+            hash_tree(tmp_path)
 
 
 def test_unreadable_file_is_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
