@@ -16,12 +16,13 @@ from slcc.loading.project import Hashes, Project
 from slcc.model import Flavor
 from slcc.planning import explain
 from slcc.planning.plan import Plan, PlannedStep, StepKey, forced_steps, make_plan
-from slcc.progress.bake_log import VERTEX_ERROR, VERTEX_LINE, fatal_failure
+from slcc.progress import attribution
+from slcc.progress.bake_log import fatal_failure
+from slcc.progress.printer import Progress, progress_printer
 from slcc.progress.records import StepFailure
 from slcc.state.atomic import write_text_atomic
 from slcc.state.store import State
 
-Progress = Literal["auto", "plain", "quiet"]
 StepStatus = Literal["fresh-local", "fresh-registry", "built", "failed", "not-built"]
 
 
@@ -185,8 +186,9 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO) -> Build
         report.log = report.run_dir / "build.log"
         report.baked = True
         outcome = _run_bake(project, planned, options, report.run_dir, io)
-        failure = _failed_step(project, plan, outcome)
-        _record(project, plan, outcome, failure, state, results, io)
+        built = _built(project, plan, outcome, io)
+        failure = _failed_step(project, plan, outcome, built)
+        _record(project, plan, outcome, built, failure, state, results)
         _journal_to_log(io.engine, mark, report.log)
         if outcome.returncode != 0 or outcome.cancelled_by:
             report.ok = False
@@ -251,35 +253,28 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
                           push=options.push and planned.registry_ok, no_cache=options.no_cache,
                           variables=emit.variable_values(settings))
     io.echo(f"building {len(targets)} step(s): {', '.join(f'{f}/{s}' for f, s in sorted(plan.stale))}")
-    return io.engine.bake(request, _progress_printer(options.progress, io.echo), io.cancel)
+    return io.engine.bake(request, progress_printer(options.progress, io.echo), io.cancel)
 
 
-def _failed_step(project: Project, plan: Plan, outcome: BakeOutcome) -> StepFailure | None:
-    """The step whose instruction failed the bake.
-
-    buildx labels an instruction shared by several targets with any one of them (a
-    dependency's RUN may appear as its dependent's), so the label is only a starting point:
-    the owner is the labelled step or one of its stale dependencies whose Dockerfile holds
-    the instruction.
-    """
+def _failed_step(project: Project, plan: Plan, outcome: BakeOutcome, built: set[StepKey]) -> StepFailure | None:
+    """The step whose instruction failed the bake (see slcc.progress.attribution)."""
     fatal = fatal_failure(outcome.progress)
     names = emit.target_names(project.flavors)
     labelled = next((k for k in plan.stale if names[k] == fatal.target), None) if fatal else None
     if fatal is None or labelled is None:
         return None
     flavor = project.flavor(labelled[0])
-    wanted = " ".join(fatal.instruction.split())
-    candidates = [labelled, *((labelled[0], d) for d in _stale_below(flavor, labelled[1], plan))]
-    owner = labelled
-    for key in candidates:
-        try:
-            text = flavor.steps[key[1]].dockerfile.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        if wanted in " ".join(text.split()):
-            owner = key
-            break
+    keys = [labelled, *((labelled[0], d) for d in _stale_below(flavor, labelled[1], plan))]
+    candidates = [attribution.Candidate(key, _read(flavor.steps[key[1]].dockerfile), key in built) for key in keys]
+    owner = attribution.owner(fatal, outcome.progress.snippet, candidates)
     return StepFailure(owner[0], owner[1], fatal.instruction, fatal.error)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _stale_below(flavor: Flavor, step: str, plan: Plan) -> list[str]:
@@ -293,8 +288,10 @@ def _stale_below(flavor: Flavor, step: str, plan: Plan) -> list[str]:
     return order
 
 
-def _built_after_failure(project: Project, plan: Plan, io: BuildIO) -> set[StepKey]:
-    """Only tags decide freshness: ask which images the failed run still produced."""
+def _built(project: Project, plan: Plan, outcome: BakeOutcome, io: BuildIO) -> set[StepKey]:
+    """The stale steps whose images exist now: all after a good bake, else ask the image store."""
+    if outcome.returncode == 0 and not outcome.cancelled_by:
+        return set(plan.stale)
     try:
         present = io.engine.local_tags(f"{project.settings.repository}/{f.name}" for f in project.flavors)
     except EngineError as exc:  # the report must still be written: count nothing as built
@@ -303,12 +300,10 @@ def _built_after_failure(project: Project, plan: Plan, io: BuildIO) -> set[StepK
     return {k for k in plan.stale if plan.get(k).tag in present}
 
 
-def _record(project: Project, plan: Plan, outcome: BakeOutcome, failure: StepFailure | None,
-            state: State, results: dict[StepKey, StepResult], io: BuildIO) -> None:
+def _record(project: Project, plan: Plan, outcome: BakeOutcome, built: set[StepKey],
+            failure: StepFailure | None, state: State, results: dict[StepKey, StepResult]) -> None:
     """Set each stale step's result, and keep the manifest of every image that was built."""
     names = emit.target_names(project.flavors)
-    ok = outcome.returncode == 0 and not outcome.cancelled_by
-    built = set(plan.stale) if ok else _built_after_failure(project, plan, io)
     for key in plan.stale:
         result = results[key]
         result.seconds = outcome.durations.get(names[key], 0.0)
@@ -329,22 +324,3 @@ def _failure_message(outcome: BakeOutcome, failure: StepFailure | None, log: Pat
     errors = outcome.progress.error_lines
     detail = errors[-1] if errors else f"docker buildx bake exited {outcome.returncode}"
     return f"{detail} (full log: {log})"
-
-
-def _progress_printer(mode: Progress, echo: Callable[[str], None]) -> Callable[[str], None] | None:
-    if mode == "quiet":
-        return None
-    if mode == "plain":
-        return echo
-    seen: set[str] = set()
-
-    def condensed(line: str) -> None:
-        # One line per build instruction as it starts, and every error.
-        match = VERTEX_LINE.match(line)
-        if match and match.group(1) not in seen and "[internal]" not in line:
-            seen.add(match.group(1))
-            echo(f"  [{match.group(2)}] {match.group(3)}")
-        elif line.startswith("ERROR:") or (VERTEX_ERROR.match(line) and "cache import" not in line):
-            echo("  " + line)
-
-    return condensed

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
-from slcc.commands.build import BuildIO, BuildOptions, Progress, build
+from slcc.commands.build import BuildIO, BuildOptions, build
 from slcc.emitting import emit, hcl
 from slcc.engine.protocol import BakeRequest, Cancelled
 from slcc.errors import EngineError, InputError
 from slcc.loading.project import Project
 from slcc.model import Flavor
+from slcc.progress.printer import Progress
 from slcc.state.atomic import write_text_atomic
 from slcc.state.store import State
 

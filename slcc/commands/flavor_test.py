@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, Progress, StepResult, build
+from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, StepResult, build
 from slcc.commands.export import single_flavor
 from slcc.errors import InputError
 from slcc.loading.project import Project
-from slcc.progress.bake_log import VERTEX_LINE, VERTEX_OUTPUT
+from slcc.progress.bake_log import instruction_output
+from slcc.progress.printer import Progress
 
 DEFAULT_TEST_STEP = "test"
 OUTPUT_TAIL_LINES = 20
@@ -81,20 +82,9 @@ def _failed(report: BuildReport, flavor: str, step: str) -> FlavorTestResult:
 
 
 def failure_output(log: Path, instruction: str, lines: int = OUTPUT_TAIL_LINES) -> tuple[str, ...]:
-    """The last ``lines`` lines the failing ``instruction`` printed, from a `--progress=plain` log.
-
-    Best effort: plain progress numbers each instruction (``#12 [app 3/3] RUN ...``) and
-    prefixes its output with that number and a timestamp (``#12 0.315 text``).
-    """
+    """The last ``lines`` lines the failing ``instruction`` printed, from a `--progress=plain` log."""
     try:
         text = log.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ()
-    wanted: set[str] = set()
-    output: list[str] = []
-    for line in text.splitlines():
-        if (head := VERTEX_LINE.match(line)) and head.group(3) == instruction:
-            wanted.add(head.group(1))
-        elif (out := VERTEX_OUTPUT.match(line)) and out.group(1) in wanted:
-            output.append(out.group(2))
-    return tuple(output[-lines:])
+    return instruction_output(text.splitlines(), instruction, lines)

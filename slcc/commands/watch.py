@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, Progress, build
+from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, build
 from slcc.engine.protocol import Cancelled, CancelToken, Engine
 from slcc.errors import InputError, SlccError
 from slcc.loading.dockerignore import IgnoreMatcher
@@ -30,6 +30,7 @@ from slcc.loading.flavor import load_flavor
 from slcc.loading.graph import closure, dependents
 from slcc.loading.project import Project
 from slcc.model import Flavor, Step
+from slcc.progress.printer import Progress
 
 # Never part of a build input that matters, or rewritten by every editor save / test run.
 IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache",

@@ -1,22 +1,28 @@
 """Following `docker buildx bake --progress=plain` output line by line.
 
 Plain progress numbers each vertex (``#12 [app 3/3] RUN ...``), prefixes its output with that
-number (``#12 0.315 text``) and ends it with ``#12 DONE``, ``#12 CACHED`` or ``#12 ERROR: ...``;
-bake's own errors are lines starting with ``ERROR:``.
+number and a timestamp (``#12 0.315 text``) and ends it with ``#12 DONE 0.4s``, ``#12 CACHED``,
+``#12 CANCELED`` or ``#12 ERROR: ...``; bake's own errors are lines starting with ``ERROR:``, and
+a failed solve prints the failing Dockerfile lines (``Dockerfile:5``, a dashed frame, ``5 | >>> RUN``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from slcc.progress.records import VertexFailure
+from slcc.progress.records import SourceLine, SourceSnippet, VertexEvent, VertexFailure, VertexState
 
 VERTEX_LINE = re.compile(r"^#(\d+) \[([^\] ]+)(?: [^\]]*)?\] (.*)$")
 VERTEX_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
 VERTEX_OUTPUT = re.compile(r"^#(\d+) \d+\.\d+ (.*)$")
+_VERTEX_END = re.compile(r"^#(\d+) (DONE|CACHED|CANCELED)(?: ([\d.]+)s)?$")
 _STEP_LINE = re.compile(r"^#(\d+) ")
+_SNIPPET_HEAD = re.compile(r"^(\S+):(\d+)$")
+_SNIPPET_LINE = re.compile(r"^\s*(\d+) \| (>>> |    )?(.*)$")
+_FRAME = "--------------------"
+_END_STATES: dict[str, VertexState] = {"DONE": "done", "CACHED": "cached", "CANCELED": "canceled"}
 
 
 @dataclass(frozen=True)
@@ -26,44 +32,86 @@ class BakeProgress:
     durations: dict[str, float] = field(default_factory=dict)  # target -> seconds it was active
     failures: tuple[VertexFailure, ...] = ()
     error_lines: tuple[str, ...] = ()  # bake's own ERROR lines
+    events: tuple[VertexEvent, ...] = ()
+    snippet: SourceSnippet | None = None  # the failing Dockerfile lines, when BuildKit printed them
 
 
 class ProgressParser:
-    """Follows plain progress output: per-target activity and failing instructions."""
+    """Follows plain progress output: vertex events, per-target activity, failing instructions."""
 
     def __init__(self, targets: Sequence[str]) -> None:
         self.targets = set(targets)
         # With a single target, buildx does not prefix vertex names with the target name.
         self.only = targets[0] if len(targets) == 1 else None
-        self.vertex_target: dict[str, tuple[str, str]] = {}
+        self.vertices: dict[str, tuple[str | None, str]] = {}  # id -> (target, instruction)
         self.first: dict[str, float] = {}
         self.last: dict[str, float] = {}
         self.failures: list[VertexFailure] = []
         self.error_lines: list[str] = []
+        self.events: list[VertexEvent] = []
+        self._snippet = _SnippetReader()
 
     def feed(self, line: str, now: float) -> None:
+        self._snippet.feed(line)
         if match := VERTEX_LINE.match(line):
-            vid, target, instruction = match.groups()
-            if target not in self.targets:
-                if self.only is None or target == "internal":
-                    return
-                target = self.only
-            self.vertex_target.setdefault(vid, (target, instruction))
+            self._started(match.group(1), match.group(2), match.group(3), now)
         elif match := VERTEX_ERROR.match(line):
-            vid, error = match.groups()
-            if vid in self.vertex_target:
-                target, instruction = self.vertex_target[vid]
-                self.failures.append(VertexFailure(target, instruction, error))
+            self._ended(match.group(1), "failed", now, error=match.group(2))
+        elif match := _VERTEX_END.match(line):
+            seconds = float(match.group(3)) if match.group(3) else None
+            self._ended(match.group(1), _END_STATES[match.group(2)], now, seconds)
         elif line.startswith("ERROR:"):
             self.error_lines.append(line)
-        if (match := _STEP_LINE.match(line)) and match.group(1) in self.vertex_target:
-            target = self.vertex_target[match.group(1)][0]
+        if (match := _STEP_LINE.match(line)) and (target := self.vertices.get(match.group(1), (None, ""))[0]):
             self.first.setdefault(target, now)
             self.last[target] = now
 
+    def _started(self, vid: str, label: str, instruction: str, now: float) -> None:
+        target: str | None = label
+        if label not in self.targets:
+            target = self.only if self.only is not None and label != "internal" else None
+        if vid not in self.vertices:
+            self.vertices[vid] = (target, instruction)
+            self.events.append(VertexEvent(int(vid), "started", target, instruction, now))
+
+    def _ended(self, vid: str, state: VertexState, now: float, seconds: float | None = None,
+               error: str | None = None) -> None:
+        if vid not in self.vertices:
+            return
+        target, instruction = self.vertices[vid]
+        self.events.append(VertexEvent(int(vid), state, target, instruction, now, seconds, error))
+        if state == "failed" and target is not None and error is not None:
+            self.failures.append(VertexFailure(target, instruction, error))
+
     def result(self) -> BakeProgress:
         durations = {t: round(self.last[t] - self.first[t], 2) for t in self.first}
-        return BakeProgress(durations, tuple(self.failures), tuple(self.error_lines))
+        return BakeProgress(durations, tuple(self.failures), tuple(self.error_lines), tuple(self.events),
+                            self._snippet.snippet)
+
+
+class _SnippetReader:
+    """Collects the last ``File:N`` + framed numbered lines block of the output."""
+
+    def __init__(self) -> None:
+        self.snippet: SourceSnippet | None = None
+        self._file: str | None = None
+        self._frames = 0
+        self._lines: list[SourceLine] = []
+
+    def feed(self, line: str) -> None:
+        if self._file is None:
+            if match := _SNIPPET_HEAD.match(line):
+                self._file, self._frames, self._lines = match.group(1), 0, []
+            return
+        if line == _FRAME:
+            self._frames += 1
+            if self._frames == 2:
+                self.snippet = SourceSnippet(self._file, tuple(self._lines))
+                self._file = None
+        elif self._frames == 1 and (match := _SNIPPET_LINE.match(line)):
+            self._lines.append(SourceLine(int(match.group(1)), match.group(3), match.group(2) == ">>> "))
+        else:
+            self._file = None  # not a snippet after all
 
 
 def fatal_failure(progress: BakeProgress) -> VertexFailure | None:
@@ -77,3 +125,23 @@ def fatal_failure(progress: BakeProgress) -> VertexFailure | None:
         if failure.error and failure.error in final:
             return failure
     return next((f for f in progress.failures if not f.harmless), None)
+
+
+def parse_lines(lines: Iterable[str], targets: Sequence[str]) -> BakeProgress:
+    """A whole log at once (tests, and reading a run's build.log again)."""
+    parser = ProgressParser(targets)
+    for i, line in enumerate(lines):
+        parser.feed(line, float(i))
+    return parser.result()
+
+
+def instruction_output(lines: Iterable[str], instruction: str, tail: int) -> tuple[str, ...]:
+    """The last ``tail`` lines the vertices running ``instruction`` printed."""
+    wanted: set[str] = set()
+    output: list[str] = []
+    for line in lines:
+        if (head := VERTEX_LINE.match(line)) and head.group(3) == instruction:
+            wanted.add(head.group(1))
+        elif (out := VERTEX_OUTPUT.match(line)) and out.group(1) in wanted:
+            output.append(out.group(2))
+    return tuple(output[-tail:])

@@ -3,6 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+VertexState = Literal["started", "done", "cached", "failed", "canceled"]
+
+
+@dataclass(frozen=True)
+class VertexEvent:
+    """A vertex changed state: ``#12 [app 3/3] RUN ...`` started it, ``#12 DONE 0.4s`` ended it.
+
+    ``target`` is the bake target buildx labelled the vertex with (None for its own internal
+    work); a vertex shared by several targets carries any one of their names.
+    """
+
+    vertex: int
+    state: VertexState
+    target: str | None
+    instruction: str
+    at: float  # when slcc read the line (monotonic seconds)
+    seconds: float | None = None  # BuildKit's own duration, from DONE
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -18,6 +38,25 @@ class VertexFailure:
         """Cancellations that follow a failure and a registry cache that does not exist yet."""
         error = self.error.lower()
         return "cancel" in error or "cache importer" in error or "cache import" in error
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    number: int
+    text: str
+    failing: bool  # marked ``>>>`` by BuildKit
+
+
+@dataclass(frozen=True)
+class SourceSnippet:
+    """The Dockerfile lines BuildKit prints under a failed solve (``Dockerfile:5`` and a frame).
+
+    They are the failing instruction as written in its Dockerfile (build args unexpanded), with
+    line numbers: what attributes a failure to the step whose Dockerfile it is.
+    """
+
+    file: str
+    lines: tuple[SourceLine, ...]
 
 
 @dataclass(frozen=True)
