@@ -12,6 +12,7 @@ from slcc.engine.protocol import (
     CancelToken,
     CommandJournal,
     CommandRecord,
+    RegistryUnauthorized,
     RegistryUnavailable,
 )
 from slcc.errors import EngineError
@@ -37,6 +38,7 @@ class FakeEngine:
     local: set[str] = field(default_factory=set)
     registry: set[str] = field(default_factory=set)
     registry_down: bool = False
+    registry_refuses: bool = False  # 401: no login or a wrong one
     local_down: bool = False  # the daemon stops answering (after a bake, say)
     bake_script: BakeScript | None = None
     tags_by_target: dict[str, str] = field(default_factory=dict)
@@ -55,6 +57,8 @@ class FakeEngine:
     def registry_tags(self, tags: Sequence[str]) -> set[str]:
         if self.registry_down:
             raise RegistryUnavailable("registry 127.0.0.1:1 is unreachable (fake)")
+        if self.registry_refuses:
+            raise RegistryUnauthorized("registry 127.0.0.1:1 needs a login (fake)")
         return {t for t in tags if t in self.registry}
 
     def push(self, tag: str) -> None:
@@ -74,7 +78,10 @@ class FakeEngine:
         if self.bake_script is not None:
             outcome = self.bake_script(request, self, cancel)
         else:
-            self.local.update(self.tags_by_target[t] for t in request.targets if t in self.tags_by_target)
+            built = [self.tags_by_target[t] for t in request.targets if t in self.tags_by_target]
+            self.local.update(built)
+            if request.push:
+                self.registry.update(built)
             outcome = BakeOutcome(0, 0.1)
         self._run(("docker", "buildx", "bake", "-f", str(request.file), *request.targets), outcome.returncode)
         return outcome

@@ -9,8 +9,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from slcc.commands import push
 from slcc.emitting import emit
-from slcc.engine.protocol import BakeOutcome, BakeRequest, Cancelled, CancelToken, Engine, RegistryUnavailable
+from slcc.engine.protocol import (
+    BakeOutcome,
+    BakeRequest,
+    Cancelled,
+    CancelToken,
+    Engine,
+    RegistryUnauthorized,
+    RegistryUnavailable,
+)
 from slcc.errors import EngineError, InputError, SlccError
 from slcc.loading.project import Hashes, Project
 from slcc.model import Flavor
@@ -66,10 +75,12 @@ class BuildReport:
     log: Path | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    pushed: list[str] = field(default_factory=list)  # tags pushed besides bake's own pushes
 
     def as_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "pushed": self.pushed,
             "seconds": self.seconds,
             "baked": self.baked,
             "run_dir": str(self.run_dir) if self.run_dir else None,
@@ -93,6 +104,7 @@ class PlannedBuild:
     plan: Plan
     hashes: Hashes
     registry_ok: bool  # False when no registry is configured or it did not answer
+    registry_error: str | None = None  # why the configured registry is not used
 
 
 def check_options(project: Project, options: BuildOptions) -> dict[str, tuple[str, ...]]:
@@ -106,7 +118,11 @@ def check_options(project: Project, options: BuildOptions) -> dict[str, tuple[st
 
 
 def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], None], engine: Engine) -> PlannedBuild:
-    """Hash every step and decide what is stale, asking the local store and the registry."""
+    """Hash every step and decide what is stale, asking the local store and the registry.
+
+    With push, a registry that refuses our credentials is an error at once (nothing would
+    be pushed); one that does not answer is a warning here and a failure after the build.
+    """
     goals = check_options(project, options)
     hashes = project.hash_all()
     settings = project.settings
@@ -117,18 +133,23 @@ def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], No
     }
     local = engine.local_tags(f"{settings.repository}/{f.name}" for f in project.flavors)
     registry: set[str] = set()
-    registry_ok = settings.registry_host is not None
+    registry_ok, error = settings.registry_host is not None, None
     if registry_ok:
         # Ask the registry only about what the local store lacks (or everything when pushing).
         local_plan = make_plan(project.flavors, hashes, goals, settings.repository, local, set(), forced)
         wanted = [s.tag for s in local_plan.steps if options.push or s.status == "stale"]
         try:
             registry = engine.registry_tags(wanted)
+        except RegistryUnauthorized as exc:
+            if options.push:
+                raise
+            registry_ok, error = False, str(exc)
+            warn(f"{exc}; building without the registry (local cache)")
         except RegistryUnavailable as exc:
-            warn(f"{exc}; building without it (local cache, no push)")
-            registry_ok = False
+            registry_ok, error = False, str(exc)
+            warn(f"{exc}; building without it (local cache{', nothing pushed' if options.push else ''})")
     plan = make_plan(project.flavors, hashes, goals, settings.repository, local, registry, forced)
-    return PlannedBuild(plan, hashes, registry_ok)
+    return PlannedBuild(plan, hashes, registry_ok, error)
 
 
 def _why(state: State, planned: PlannedStep) -> list[str]:
@@ -154,6 +175,9 @@ def build(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
     report is written, and Cancelled says who cancelled.
     """
     check_options(project, options)
+    if options.push and project.settings.registry_host is None:
+        raise InputError(f"the image repository {project.settings.repository!r} names no registry to push to "
+                         "(e.g. --repository 127.0.0.1:5000/slcc)", "--push")
     with State(project.settings.state_dir).build_lock(io.echo):
         return _build_locked(project, options, io)
 
@@ -189,10 +213,13 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO) -> Build
         built = _built(project, plan, outcome, io)
         failure = _failed_step(project, plan, outcome, built)
         _record(project, plan, outcome, built, failure, state, results)
-        _journal_to_log(io.engine, mark, report.log)
         if outcome.returncode != 0 or outcome.cancelled_by:
             report.ok = False
             report.error = _failure_message(outcome, failure, report.log)
+    if report.ok and options.push:
+        _push_after_build(project, planned, options.goals, report, io)
+    if report.log:
+        _journal_to_log(io.engine, mark, report.log)
     report.seconds = round(time.monotonic() - start, 2)
     if report.run_dir:
         write_text_atomic(report.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n")
@@ -204,10 +231,8 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO) -> Build
 
 
 def _prepare(project: Project, planned: PlannedBuild, options: BuildOptions, io: BuildIO) -> None:
-    """--push: fresh local-only images to the registry; --load: fresh registry-only goals to the store."""
+    """--load: fresh registry-only goals to the store."""
     plan = planned.plan
-    if options.push and planned.registry_ok:
-        _push_fresh(plan, io)
     if options.load:
         goals = project.goals(options.goals)
         for s in plan.steps:
@@ -225,14 +250,20 @@ def _journal_to_log(engine: Engine, mark: int, log: Path) -> None:
         pass  # the log is for people; a full disk must not hide the build's result
 
 
-def _push_fresh(plan: Plan, io: BuildIO) -> None:
-    """With --push, images that exist only locally are pushed so other machines reuse them."""
-    missing = [s.tag for s in plan.steps if s.status == "fresh-local"]
-    present = io.engine.registry_tags(missing) if missing else set()
-    for tag in missing:
-        if tag not in present:
-            io.echo(f"pushing {tag}")
-            io.engine.push(tag)
+def _push_after_build(project: Project, planned: PlannedBuild, goals: Sequence[str], report: BuildReport,
+                      io: BuildIO) -> None:
+    """With --push, every step the goals need that the registry lacks is pushed (bake pushed
+    what it built); a registry that was down makes the build fail, its images kept locally."""
+    if not planned.registry_ok:
+        report.ok = False
+        report.error = (f"nothing pushed: {planned.registry_error or 'no registry'}; the images are kept "
+                        "locally, run `slcc push` when the registry is back")
+        return
+    items = push.candidates(project, planned.hashes, goals, all_steps=False)
+    results = push.push_lacking(items, push.local_tags(project, io.engine), io.engine, io.echo)
+    report.pushed = [r.tag for r in results if r.status == "pushed"]
+    if missing := [f"{r.flavor}/{r.step}" for r in results if r.status == "missing"]:
+        io.warn(f"not pushed, found nowhere (`slcc push` builds them): {', '.join(missing)}")
 
 
 def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, run_dir: Path,

@@ -9,7 +9,6 @@ per tag, in parallel. python-on-whales is used for the slower, rarer operations.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import os
 import socket
@@ -28,23 +27,15 @@ from slcc.engine.protocol import (
     CancelToken,
     CommandJournal,
     CommandRecord,
+    RegistryUnauthorized,
     RegistryUnavailable,
 )
+from slcc.engine.registry import ImageRef, RegistryClient
 from slcc.errors import EngineError
 
-__all__ = ["DockerEngine", "RegistryUnavailable", "local_tags", "registry_tags"]
+__all__ = ["DockerEngine", "RegistryUnauthorized", "RegistryUnavailable", "local_tags", "registry_tags"]
 
 STDERR_TAIL_LINES = 20
-_MANIFEST_TYPES = ", ".join(
-    [
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    ]
-)
-
-
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
@@ -127,57 +118,23 @@ def local_tags(repositories: Iterable[str], journal: CommandJournal | None = Non
     return tags
 
 
-def _is_loopback(host: str) -> bool:
-    name = urllib.parse.urlsplit("//" + host).hostname or ""
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _split_tag(tag: str) -> tuple[str, str, str]:
-    """'host:5000/a/b:tag' -> ('host:5000', 'a/b', 'tag')."""
-    host, _, rest = tag.partition("/")
-    name, _, ref = rest.rpartition(":")
-    return host, name, ref
-
-
-def _registry_request(host: str, method: str, path: str, timeout: float) -> int:
-    # The daemon treats 127.0.0.0/8 registries as plain HTTP; so does slcc.
-    conn_cls = http.client.HTTPConnection if _is_loopback(host) else http.client.HTTPSConnection
-    conn = conn_cls(host, timeout=timeout)
-    try:
-        conn.request(method, path, headers={"Accept": _MANIFEST_TYPES})
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
-
-
 def registry_tags(tags: Sequence[str], timeout: float = 3.0) -> set[str]:
-    """Which of ``tags`` (all in registries) exist; RegistryUnavailable when one cannot answer."""
+    """Which of ``tags`` (all in registries) exist: one HEAD per tag, in parallel.
+
+    RegistryUnavailable when a registry cannot answer, RegistryUnauthorized when it refuses
+    the credentials the docker client config holds (or wants some and there are none).
+    """
     if not tags:
         return set()
+    refs = {tag: ImageRef.parse(tag) for tag in tags}
+    clients = {ref.host: RegistryClient(ref.host, timeout) for ref in refs.values()}
 
-    def probe(tag: str) -> tuple[str, int]:
-        host, name, ref = _split_tag(tag)
-        try:
-            return tag, _registry_request(host, "HEAD", f"/v2/{name}/manifests/{ref}", timeout)
-        except (OSError, http.client.HTTPException) as exc:
-            raise RegistryUnavailable(f"registry {host} is unreachable ({exc.__class__.__name__}: {exc})") from None
+    def probe(tag: str) -> tuple[str, bool]:
+        ref = refs[tag]
+        return tag, clients[ref.host].manifest_digest(ref.name, ref.tag) is not None
 
     with ThreadPoolExecutor(max_workers=min(16, len(tags))) as pool:
-        results = list(pool.map(probe, tags))
-    for tag, status in results:
-        if status in (401, 403):
-            raise RegistryUnavailable(f"registry {_split_tag(tag)[0]} refused access (HTTP {status}); log in first")
-        if status >= 500:
-            raise RegistryUnavailable(f"registry {_split_tag(tag)[0]} failed (HTTP {status})")
-    return {tag for tag, status in results if status == 200}
-
+        return {tag for tag, present in pool.map(probe, tags) if present}
 
 
 class DockerEngine:

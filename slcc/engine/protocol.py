@@ -27,6 +27,13 @@ class RegistryUnavailable(EngineError):
     """The registry did not answer; callers warn and carry on without it."""
 
 
+class RegistryUnauthorized(EngineError):
+    """The registry refused us: no login, a wrong login, or a user without the right.
+
+    Not "unavailable": a build without push warns and goes on locally, one with push fails.
+    """
+
+
 class CancelToken:
     """A thread-safe, one-way cancel signal that records who cancelled first (finally)."""
 
@@ -143,7 +150,8 @@ class Engine(Protocol):
         """Tags present in the daemon's image store under ``repositories``."""
 
     def registry_tags(self, tags: Sequence[str]) -> set[str]:
-        """Which of ``tags`` the registry has; RegistryUnavailable when it cannot answer."""
+        """Which of ``tags`` the registry has; RegistryUnavailable when it cannot answer,
+        RegistryUnauthorized when it refuses the docker client's credentials (or wants some)."""
 
     def push(self, tag: str) -> None: ...
 

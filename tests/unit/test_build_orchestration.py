@@ -11,7 +11,7 @@ import pytest
 
 from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, build
 from slcc.emitting import emit
-from slcc.engine.protocol import BakeOutcome, BakeRequest, Cancelled, CancelToken
+from slcc.engine.protocol import BakeOutcome, BakeRequest, Cancelled, CancelToken, RegistryUnauthorized
 from slcc.loading.project import Project, open_project
 from tests.fakes import FakeEngine, parse_log
 from tests.helpers import make_repo
@@ -71,16 +71,43 @@ def test_cold_build_then_no_op_starts_no_bake(project: Project) -> None:
     assert statuses(again) == {"app": "fresh-local"} and not again.baked and len(engine.bakes) == 1
 
 
-def test_registry_outage_warns_and_builds_with_the_local_cache_without_push(project: Project) -> None:
+def test_registry_outage_warns_and_builds_with_the_local_cache(project: Project) -> None:
     engine = fake(project, registry_down=True)
-    report, warnings = run(project, engine, BuildOptions(push=True))
+    report, warnings = run(project, engine)
     assert report.ok and statuses(report) == {"base": "built", "app": "built"}
     assert len(warnings) == 1 and "unreachable" in warnings[0] and report.warnings == warnings
     request = engine.bakes[0]
-    assert request.push is False and engine.pushed == []
     # The bake file's cache functions pick the backend from SLCC_CACHE: local, in file and environment.
     assert 'variable "SLCC_CACHE" {\n  default = "local"\n}' in request.file.read_text(encoding="utf-8")
     assert request.variables["SLCC_CACHE"] == "local"
+
+
+def test_push_with_the_registry_down_fails_and_keeps_the_images(project: Project) -> None:
+    engine = fake(project, registry_down=True)
+    with pytest.raises(BuildFailed) as info:
+        run(project, engine, BuildOptions(push=True))
+    report = info.value.report
+    assert statuses(report) == {"base": "built", "app": "built"} and set(tags(project).values()) <= engine.local
+    assert engine.bakes[0].push is False and engine.pushed == []
+    assert report.error is not None and report.error.startswith("nothing pushed: registry 127.0.0.1:1 is unreachable")
+    assert saved_report(report)["ok"] is False
+
+
+def test_push_refused_by_the_registry_fails_before_building(project: Project) -> None:
+    engine = fake(project, registry_refuses=True)
+    with pytest.raises(RegistryUnauthorized, match="needs a login"):
+        run(project, engine, BuildOptions(push=True))
+    assert engine.bakes == []
+    report, warnings = run(project, engine)  # without push: a warning, a local build
+    assert report.ok and "needs a login" in warnings[0] and len(engine.bakes) == 1
+
+
+def test_push_sends_every_step_the_registry_lacks_not_only_the_goal(project: Project) -> None:
+    all_tags = tags(project)
+    engine = fake(project, local=set(all_tags.values()))  # built while the registry was down
+    report, _ = run(project, engine, BuildOptions(push=True))
+    assert statuses(report) == {"app": "fresh-local"} and not report.baked
+    assert sorted(engine.pushed) == sorted(all_tags.values()) and report.pushed == engine.pushed
 
 
 def test_push_sends_fresh_local_images_the_registry_lacks(project: Project) -> None:
