@@ -1,4 +1,7 @@
-from slcc.loading.dockerfile import parse_text
+import pytest
+
+from slcc.loading.dockerfile import DockerfileSyntaxError, parse_text
+from tests.dockerfile_cases import CASES
 
 
 def names(text: str, args: dict[str, str] | None = None) -> list[tuple[str, str]]:
@@ -20,9 +23,11 @@ def test_from_copy_and_mount_references() -> None:
 
 def test_args_expand_from_flavor_values_and_defaults() -> None:
     text = "ARG BASE=debian:bookworm-slim\nARG OTHER\nFROM ${BASE}\nFROM $OTHER\n"
-    info = parse_text(text, {})
+    with pytest.raises(DockerfileSyntaxError, match=r"line 4: base name \(\$OTHER\) should not be blank"):
+        parse_text(text, {})
+    info = parse_text(text, {"OTHER": "x"})
     assert info.declared_args == {"BASE", "OTHER"}
-    assert [r.name for r in info.references] == ["debian:bookworm-slim", "$OTHER"]
+    assert [r.name for r in info.references] == ["debian:bookworm-slim", "x"]
     assert names(text, {"BASE": "deps", "OTHER": "x"}) == [("FROM", "deps"), ("FROM", "x")]
 
 
@@ -46,3 +51,22 @@ def test_escape_directive_changes_continuation() -> None:
 def test_reference_lines_are_reported() -> None:
     refs = parse_text("FROM a\n\nRUN x \\\n  y\nCOPY --from=b . .\n", {}).references
     assert [(r.name, r.line) for r in refs] == [("a", 1), ("b", 5)]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_references_match_buildkit(case: str) -> None:
+    """The names BuildKit resolves (checked on the engine by tests/integration/test_dockerfile_buildkit.py)."""
+    spec = CASES[case]
+    assert {r.name for r in parse_text(spec.text, spec.args).references} == spec.names
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("FROM base\nRUN <<EOF\ntrue\n", "line 2: unterminated heredoc 'EOF'"),
+    ("ARG V\nFROM $V\n", r"line 2: base name \(\$V\) should not be blank"),
+    ("ARG V\nFROM ${V:?no-base}\n", "line 2: V: no-base"),
+    ("FROM ${V\n", "line 1: .*missing"),
+    ("# escape=x\nFROM base\n", "line 1: invalid escape token"),
+])
+def test_syntax_errors_buildkit_rejects(text: str, error: str) -> None:
+    with pytest.raises(DockerfileSyntaxError, match=error):
+        parse_text(text, {})
