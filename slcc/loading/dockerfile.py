@@ -155,12 +155,7 @@ def _skip_heredocs(line: str, lines: list[str], i: int, start: int, escape: str)
 
 def _shell_split(text: str) -> list[str]:
     """Words of ``text`` after quote removal (``$`` kept: heredoc names are never expanded)."""
-    return [shellwords.expand(w, _KeepVariables()) for w in shellwords.raw_words(text)]
-
-
-class _KeepVariables(dict[str, str]):
-    def get(self, key: str, default: object = None) -> str:  # type: ignore[override]
-        return "$" + key
+    return [shellwords.expand(w, {}, keep_unset=True) for w in shellwords.raw_words(text)]
 
 
 def _flags(words: list[str]) -> tuple[dict[str, list[str]], list[str]]:

@@ -18,8 +18,9 @@ class ShellError(ValueError):
 
 
 class _Lexer:
-    def __init__(self, text: str, env: Mapping[str, str], escape: str) -> None:
+    def __init__(self, text: str, env: Mapping[str, str], escape: str, keep_unset: bool) -> None:
         self.text, self.pos, self.env, self.escape = text, 0, env, escape
+        self.keep_unset = keep_unset  # BuildKit's SkipUnsetEnv: unset variables stay as written
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -87,8 +88,11 @@ class _Lexer:
 
     def _dollar(self) -> str:
         self.pos += 1
+        start = self.pos - 1
         if self.peek() != "{":
             name = self._name()
+            if self.keep_unset and name not in self.env:
+                return "$" + name
             return self.env.get(name, "") if name else "$"
         self.pos += 1
         if self.peek() in ("", "{", "}", ":"):
@@ -98,7 +102,7 @@ class _Lexer:
         if op == "":
             raise ShellError("syntax error: missing '}'")
         if op == "}":
-            return self.env.get(name, "")
+            return self.text[start : self.pos] if self.keep_unset and name not in self.env else self.env.get(name, "")
         if op == "/":
             return self._replace(name)
         null_is_unset = op == ":"
@@ -107,6 +111,8 @@ class _Lexer:
         if op not in ("+", "-", "?", "#", "%") or (null_is_unset and op in "#%"):
             raise ShellError(f"unsupported modifier ({op}) in substitution")
         word = self.word("}", raw_escapes=op in "#%")
+        if self.keep_unset and name not in self.env:
+            return self.text[start : self.pos]
         return _modify(name, op, null_is_unset, word, self.env)
 
     def _replace(self, name: str) -> str:
@@ -163,9 +169,9 @@ def _modify(name: str, op: str, null_is_unset: bool, word: str, env: Mapping[str
     return text
 
 
-def expand(word: str, env: Mapping[str, str], escape: str = "\\") -> str:
+def expand(word: str, env: Mapping[str, str], escape: str = "\\", keep_unset: bool = False) -> str:
     """``word`` as BuildKit's ProcessWord gives it (ShellError where BuildKit fails)."""
-    return _Lexer(word, env, escape).word()
+    return _Lexer(word, env, escape, keep_unset).word()
 
 
 def raw_words(line: str, escape: str = "\\") -> list[str]:
