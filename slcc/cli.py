@@ -26,6 +26,7 @@ from slcc.output import render
 from slcc.planning import explain
 from slcc.state.atomic import write_text_atomic, write_user_file
 from slcc.state.store import State
+from slcc.vocabulary import CacheBackend, Progress, choices
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,7 +82,7 @@ def project_options(func: F) -> F:
                      help="Repository root (default: nearest directory with slcc.toml or flavors/)."),
         click.option("--repository", metavar="REPO",
                      help="Image repository for hash tags, e.g. 127.0.0.1:5000/slcc [env SLCC_REPOSITORY]."),
-        click.option("--cache", "cache", type=click.Choice(["registry", "local", "inline", "none"]),
+        click.option("--cache", "cache", type=click.Choice(choices(CacheBackend)),
                      help="Build cache backend [env SLCC_CACHE]; default: registry when the repository "
                      "names one, else local."),
         click.option("--ca-bundle", metavar="FILE",
@@ -94,7 +95,7 @@ def project_options(func: F) -> F:
 
 
 progress_option = click.option(
-    "--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True,
+    "--progress", type=click.Choice(choices(Progress)), default="auto", show_default=True,
     help="auto: one line per build instruction; plain: the full bake output; quiet: none.")
 
 
@@ -247,7 +248,7 @@ def _show_report(report: BuildReport, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @project_options
 def build_cmd(flavors: tuple[str, ...], goals: tuple[str, ...], push: bool, load: bool, no_cache: bool,
-              force_rebuild: bool, force_from: tuple[str, ...], builder: str | None, progress: str,
+              force_rebuild: bool, force_from: tuple[str, ...], builder: str | None, progress: Progress,
               as_json: bool, **kwargs: Any) -> None:
     """Build FLAVORS (default: all): only stale steps, skipping what is fresh.
 
@@ -257,7 +258,7 @@ def build_cmd(flavors: tuple[str, ...], goals: tuple[str, ...], push: bool, load
     """
     kwargs["builder"] = builder
     project = load_project(kwargs, flavors)
-    options = BuildOptions(goals, push, load, no_cache, force_rebuild, force_from, progress)  # type: ignore[arg-type]
+    options = BuildOptions(goals, push, load, no_cache, force_rebuild, force_from, progress)
     try:
         report = build(project, options, _build_io())
     except BuildFailed as exc:
@@ -343,7 +344,7 @@ main.add_command(explain_cmd, "plan")
 @progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @project_options
-def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, progress: str, as_json: bool,
+def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, progress: Progress, as_json: bool,
                **kwargs: Any) -> None:
     """Export FLAVOR's release filesystem as FLAVOR-STEP-HASH.tar.gz plus a .sha512sum file.
 
@@ -355,7 +356,7 @@ def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, pr
     from slcc.commands.export import ExportOptions, export  # noqa: PLC0415 - this block stays self-contained
 
     project = load_project(kwargs, [flavor] if flavor else [])
-    options = ExportOptions(goal, output_dir, progress)  # type: ignore[arg-type]
+    options = ExportOptions(goal, output_dir, progress)
     try:
         result = export(project, options, _build_io())
     except BuildFailed as exc:
@@ -373,7 +374,7 @@ def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, pr
 @click.option("--step", metavar="STEP", help="The test step; default: the step named 'test'.")
 @progress_option
 @project_options
-def test_cmd(flavor: str | None, step: str | None, progress: str, **kwargs: Any) -> None:
+def test_cmd(flavor: str | None, step: str | None, progress: Progress, **kwargs: Any) -> None:
     """Build FLAVOR's test step (and what it needs) and print PASS or FAIL; exit 1 on FAIL.
 
     A fresh test step means its tests already passed for exactly these inputs: it is not
@@ -382,7 +383,7 @@ def test_cmd(flavor: str | None, step: str | None, progress: str, **kwargs: Any)
     from slcc.commands.flavor_test import run_tests  # noqa: PLC0415 - this block stays self-contained
 
     project = load_project(kwargs, [flavor] if flavor else [])
-    result = run_tests(project, step, progress, _build_io())  # type: ignore[arg-type]
+    result = run_tests(project, step, progress, _build_io())
     for line in result.output:
         click.echo(f"  | {line}", err=True)
     click.echo(result.summary())
@@ -412,7 +413,7 @@ def test_cmd(flavor: str | None, step: str | None, progress: str, **kwargs: Any)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per cycle on stdout.")
 @project_options
 def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wait: int, restart: bool,
-              exec_cmd: str | None, builder: str | None, progress: str, as_json: bool, **kwargs: Any) -> None:
+              exec_cmd: str | None, builder: str | None, progress: Progress, as_json: bool, **kwargs: Any) -> None:
     """Build FLAVOR, then rebuild the steps a source change affects, until Ctrl-C (exit 130).
 
     One status line per cycle: what changed, which steps were rebuilt, ok/failed, seconds
@@ -422,7 +423,7 @@ def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wai
 
     kwargs["builder"] = builder
     project = load_project(kwargs, [flavor] if flavor else [])
-    options = WatchOptions(goals, debounce / 1000, max_wait / 1000, restart, exec_cmd, progress)  # type: ignore[arg-type]
+    options = WatchOptions(goals, debounce / 1000, max_wait / 1000, restart, exec_cmd, progress)
 
     def show(cycle: Cycle) -> None:
         if as_json:
@@ -454,7 +455,7 @@ def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wai
 @click.option("--instance", metavar="NAME",
               help="Name of this instance in a shared queue; default: host name and state dir.")
 @click.option("--repository", metavar="REPO", help="Image repository for hash tags [env SLCC_REPOSITORY].")
-@click.option("--cache", type=click.Choice(["registry", "local", "inline", "none"]),
+@click.option("--cache", type=click.Choice(choices(CacheBackend)),
               help="Build cache backend [env SLCC_CACHE].")
 @click.option("--builder", help="buildx builder to use [env SLCC_BUILDER].")
 def serve_cmd(source: str, host: str, port: int, state_dir: Path, database: str | None, branches: tuple[str, ...],

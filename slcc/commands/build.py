@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from slcc.commands import push
 from slcc.emitting import emit
@@ -24,15 +24,14 @@ from slcc.errors import EngineError, InputError, SlccError
 from slcc.loading.project import Hashes, Project
 from slcc.model import Flavor
 from slcc.planning import explain
-from slcc.planning.plan import Plan, PlannedStep, StepKey, forced_steps, make_plan
+from slcc.planning.plan import Plan, PlannedStep, forced_steps, make_plan
 from slcc.progress import attribution
 from slcc.progress.bake_log import fatal_failure
-from slcc.progress.printer import Progress, progress_printer
+from slcc.progress.printer import progress_printer
 from slcc.progress.records import StepFailure
 from slcc.state.atomic import write_text_atomic
 from slcc.state.store import State
-
-StepStatus = Literal["fresh-local", "fresh-registry", "built", "failed", "not-built"]
+from slcc.vocabulary import Progress, StepKey, StepStatus
 
 
 @dataclass(frozen=True)

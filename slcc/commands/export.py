@@ -29,9 +29,9 @@ from slcc.engine.protocol import BakeRequest, Cancelled
 from slcc.errors import EngineError, InputError
 from slcc.loading.project import Project
 from slcc.model import Flavor
-from slcc.progress.printer import Progress
 from slcc.state.atomic import write_text_atomic
 from slcc.state.store import State
+from slcc.vocabulary import Progress
 
 # What exaslct leaves out of its export (`tar -x --exclude` of dev/* proc/* etc/resolv.conf
 # etc/hosts var/cache/apt var/lib/apt var/lib/dpkg), plus sys/*, another kernel mount point.

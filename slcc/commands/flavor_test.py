@@ -17,7 +17,7 @@ from slcc.commands.export import single_flavor
 from slcc.errors import InputError
 from slcc.loading.project import Project
 from slcc.progress.bake_log import instruction_output
-from slcc.progress.printer import Progress
+from slcc.vocabulary import Progress
 
 DEFAULT_TEST_STEP = "test"
 OUTPUT_TAIL_LINES = 20

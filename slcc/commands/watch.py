@@ -30,7 +30,7 @@ from slcc.loading.flavor import load_flavor
 from slcc.loading.graph import closure, dependents
 from slcc.loading.project import Project
 from slcc.model import Flavor, Step
-from slcc.progress.printer import Progress
+from slcc.vocabulary import CycleResult, Progress
 
 # Never part of a build input that matters, or rewritten by every editor save / test run.
 IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache",
@@ -39,7 +39,7 @@ IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", "
 _EDITOR_TEMP = re.compile(r"^(?:4913|\.#.*|.*~|.*\.sw[a-px])$")
 MAX_WATCHES_FILE = Path("/proc/sys/fs/inotify/max_user_watches")
 
-Result = Literal["ok", "failed", "ignored", "error", "restarted"]
+Result = CycleResult
 
 
 # --- batching --------------------------------------------------------------------------------

@@ -18,9 +18,10 @@ from slcc.errors import InputError
 from slcc.hashing.stephash import StepHash
 from slcc.loading.config import Settings
 from slcc.model import Flavor, Step
+from slcc.vocabulary import StepKey
 
 LABEL_PREFIX = "org.slcc"
-StepKey = tuple[str, str]  # (flavor, step)
+
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ def target_names(flavors: Sequence[Flavor]) -> dict[StepKey, str]:
             if other is not None or name in groups or name == "default":
                 clash = f"{other[0]}/{other[1]}" if other else f"group {name!r}"
                 raise InputError(f"bake target name {name!r} of {flavor.name}/{step} collides with {clash}")
-            seen[name] = (flavor.name, step)
-            names[(flavor.name, step)] = name
+            seen[name] = StepKey(flavor.name, step)
+            names[StepKey(flavor.name, step)] = name
     return names
 
 
@@ -148,7 +149,7 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[Ste
     step_hash = request.hashes[flavor.name][step.name]
     contexts: dict[str, str] = {}
     for dep in step.depends:
-        key = (flavor.name, dep)
+        key = StepKey(flavor.name, dep)
         if request.only is None or key in request.only:
             contexts[dep] = f"target:{names[key]}"
         else:
@@ -161,7 +162,7 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[Ste
     comment = f"# {step.name}: {' '.join(step.description.split())}\n" if step.description else ""
     return comment + hcl.block(
         "target",
-        names[(flavor.name, step.name)],
+        names[StepKey(flavor.name, step.name)],
         [
             ("context", _rel(step.context, root)),
             ("dockerfile", _rel(step.dockerfile, step.context)),
@@ -197,7 +198,7 @@ def emit_bake(request: EmitRequest) -> str:
         group_names.append(group)
         # A full file groups each flavor's goals; a build file groups exactly what it builds.
         members = flavor.goals if request.only is None else [s.name for s in included]
-        parts.append(hcl.block("group", group, [("targets", [names[(flavor.name, m)] for m in members])]))
+        parts.append(hcl.block("group", group, [("targets", [names[StepKey(flavor.name, m)] for m in members])]))
         parts.extend(_target(request, flavor, step, names) for step in included)
     parts[1:1] = [*_preamble(request.settings), hcl.block("group", "default", [("targets", group_names)])]
     return "\n".join(parts)

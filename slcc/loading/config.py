@@ -7,13 +7,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import get_args
 
 from slcc.errors import InputError
 from slcc.loading import tomlfile
+from slcc.vocabulary import CacheBackend
 
-CacheBackend = Literal["registry", "local", "inline", "none"]
-CACHE_BACKENDS: tuple[CacheBackend, ...] = ("registry", "local", "inline", "none")
+CACHE_BACKENDS: tuple[CacheBackend, ...] = get_args(CacheBackend)
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 LOCAL_REPOSITORY = "slcc"
 USER_CONFIG_HINT = "~/.config/slcc/config.toml"

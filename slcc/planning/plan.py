@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
 
 from slcc.hashing.stephash import StepHash
 from slcc.loading.graph import closure, dependents
 from slcc.model import Flavor
-
-Freshness = Literal["fresh-local", "fresh-registry", "stale"]
-StepKey = tuple[str, str]
+from slcc.vocabulary import Freshness, StepKey
 
 
 @dataclass(frozen=True)
@@ -25,19 +22,22 @@ class PlannedStep:
 
     @property
     def key(self) -> StepKey:
-        return (self.flavor, self.step)
+        return StepKey(self.flavor, self.step)
 
 
 @dataclass(frozen=True)
 class Plan:
     steps: tuple[PlannedStep, ...]  # dependency order; only steps the goals need
+    _index: Mapping[StepKey, PlannedStep] = field(init=False, repr=False, compare=False)
+    stale: frozenset[StepKey] = field(init=False, repr=False, compare=False)
 
-    @property
-    def stale(self) -> frozenset[StepKey]:
-        return frozenset(s.key for s in self.steps if s.status == "stale")
+    def __post_init__(self) -> None:
+        # Built once: get() is called inside loops over the steps.
+        object.__setattr__(self, "_index", {s.key: s for s in self.steps})
+        object.__setattr__(self, "stale", frozenset(s.key for s in self.steps if s.status == "stale"))
 
     def get(self, key: StepKey) -> PlannedStep:
-        return next(s for s in self.steps if s.key == key)
+        return self._index[key]
 
 
 def forced_steps(flavor: Flavor, goals: Sequence[str], force: bool, force_from: Sequence[str]) -> set[str]:
@@ -85,8 +85,8 @@ def make_plan(
                 status = "fresh-registry"
             else:
                 status = "stale"
-            chosen[(flavor.name, name)] = PlannedStep(flavor.name, name, step_hash, tag, status, force)
+            chosen[StepKey(flavor.name, name)] = PlannedStep(flavor.name, name, step_hash, tag, status, force)
             if status == "stale":
                 stack.extend(flavor.steps[name].depends)
-    order = [(f.name, s) for f in flavors for s in f.steps]
+    order = [StepKey(f.name, s) for f in flavors for s in f.steps]
     return Plan(tuple(chosen[k] for k in order if k in chosen))

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 from slcc.progress.bake_log import VERTEX_ERROR, VERTEX_LINE
-
-Progress = Literal["auto", "plain", "quiet"]
+from slcc.vocabulary import Progress
 
 
 def progress_printer(mode: Progress, echo: Callable[[str], None]) -> Callable[[str], None] | None:
