@@ -9,7 +9,7 @@ STAMP := $(VENV)/.stamp
 ENGINE := bash slcc/resources/engine.sh
 BASE_IMAGES := bash slcc/resources/base-images.sh
 
-.PHONY: all setup engine engine-status engine-down base-debian test unit demo bench lint clean
+.PHONY: all setup engine serve-deps engine-status engine-down base-debian test unit demo bench lint clean
 
 all: test
 
@@ -26,6 +26,10 @@ engine:
 	$(ENGINE) up
 	$(BASE_IMAGES) busybox
 
+# chromium and a private PostgreSQL cluster for the `slcc serve` tests (idempotent)
+serve-deps:
+	bash slcc/resources/serve-deps.sh up
+
 engine-status:
 	$(ENGINE) status
 
@@ -35,7 +39,7 @@ engine-down:
 base-debian:
 	$(BASE_IMAGES) debian
 
-test: setup engine
+test: setup engine serve-deps
 	$(PY) -m pytest -q tests
 
 unit: setup

@@ -107,6 +107,7 @@ class Worker:
         log.info("build %d: %s at %s (%s)", build.id, build.flavor, build.commit[:12], build.ref)
         with self.log_path(build.id).open("w", encoding="utf-8") as log_file:
             try:
+                self.mirror.commit(build.commit)  # fetch: another instance may have queued it
                 self.mirror.checkout(work_tree, build.commit)
             except SlccError as exc:
                 log_file.write(f"[serve] cannot check out {build.commit}: {exc}\n")

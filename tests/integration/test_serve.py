@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
+import shutil
 import subprocess
 import time
 import uuid
@@ -222,6 +224,46 @@ def test_log_streams_as_server_sent_events_while_running(tmp_path: Path, base_im
         stream = resp.read().decode()
         conn.close()
         assert "data: [serve] build" in stream and stream.rstrip().endswith("event: end\ndata: succeeded")
+    finally:
+        _forget_images(service, image_cleanup)
+        service.stop()
+
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+                  "--disable-component-update", "--disable-sync")
+
+
+def _page_dom(service: Service, profile: Path) -> str:
+    """The status page's DOM after its script ran, from headless Chromium with a fresh profile."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed; run `bash slcc/resources/serve-deps.sh up` (make test does)")
+    proc = subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=3000", "--dump-dom",
+         f"http://127.0.0.1:{service.port}/"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def _row_status(dom: str, build_id: int) -> str | None:
+    match = re.search(rf'<tr id="build-{build_id}" data-status="(\w+)">', dom)
+    return match.group(1) if match else None
+
+
+def test_the_page_shows_builds_live_in_headless_chromium(tmp_path: Path, base_image: str,
+                                                         image_cleanup: ImageCleanup) -> None:
+    repo, service = make_service(tmp_path, slow_files(8))
+    service.start()
+    try:
+        [build_id] = _queued(service.github(repo.commit({}, "initial push")))
+        service.wait(build_id, ("running",))
+        running = _page_dom(service, tmp_path / "profile-1")
+        assert _row_status(running, build_id) == "running", running[-3000:]
+        service.wait(build_id)
+        done = _page_dom(service, tmp_path / "profile-2")
+        assert _row_status(done, build_id) == "succeeded"
+        assert f"/api/builds/{build_id}/log" in done and "1 build(s), updated" in done
+        assert SECRET not in done and TOKEN not in done
     finally:
         _forget_images(service, image_cleanup)
         service.stop()

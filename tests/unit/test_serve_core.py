@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,16 +60,38 @@ def test_parse_push() -> None:
             hooks.parse_push(bad, ())
 
 
-def _queue(tmp_path: Path) -> BuildQueue:
-    return BuildQueue(SqliteDatabase(tmp_path / "serve.db"))
+QueueFactory = Callable[[], BuildQueue]
+
+
+@pytest.fixture
+def new_queue(tmp_path: Path) -> QueueFactory:
+    """A new connection to one queue database (SQLite here; the PostgreSQL tests override this fixture)."""
+    return lambda: BuildQueue(SqliteDatabase(tmp_path / "serve.db"))
 
 
 def _new(flavor: str = "demo", key: str = "k1", commit: str = SHA1, ref: str = "refs/heads/main") -> NewBuild:
     return NewBuild(flavor, ("app",), ref, commit, key, "github")
 
 
-def test_same_content_is_not_queued_twice_and_deliveries_are_idempotent(tmp_path: Path) -> None:
-    queue = _queue(tmp_path)
+def test_concurrent_deliveries_of_one_push_queue_it_once(new_queue: QueueFactory) -> None:
+    results: list[tuple[int, ...]] = []
+    lock = threading.Lock()
+
+    def deliver(i: int) -> None:
+        result = new_queue().enqueue([_new(key="same")], delivery=f"d{i}")
+        with lock:
+            results.append(result.queued)
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(len(r) for r in results) == [0] * 7 + [1]
+
+
+def test_same_content_is_not_queued_twice_and_deliveries_are_idempotent(new_queue: QueueFactory) -> None:
+    queue = new_queue()
     first = queue.enqueue([_new(), _new("other", "k9")], delivery="d1")
     assert first.queued == (1, 2)
     assert queue.enqueue([_new()], delivery="d1").duplicate_delivery
@@ -78,8 +101,8 @@ def test_same_content_is_not_queued_twice_and_deliveries_are_idempotent(tmp_path
     assert queue.delivery("nope") is None
 
 
-def test_newer_push_supersedes_a_queued_build_of_the_same_branch(tmp_path: Path) -> None:
-    queue = _queue(tmp_path)
+def test_newer_push_supersedes_a_queued_build_of_the_same_branch(new_queue: QueueFactory) -> None:
+    queue = new_queue()
     [old] = queue.enqueue([_new(key="k1")]).queued
     [other_branch] = queue.enqueue([_new(key="k2", ref="refs/heads/other")]).queued
     newer = queue.enqueue([_new(key="k3", commit=SHA2)])
@@ -93,14 +116,14 @@ def test_newer_push_supersedes_a_queued_build_of_the_same_branch(tmp_path: Path)
     assert queue.enqueue([_new(key="k4", ref="refs/heads/other")]).superseded == ()
 
 
-def test_claims_are_atomic_under_concurrency(tmp_path: Path) -> None:
-    queue = _queue(tmp_path)
+def test_claims_are_atomic_under_concurrency(new_queue: QueueFactory) -> None:
+    queue = new_queue()
     queue.enqueue([_new(key=f"k{i}", ref=f"refs/heads/b{i}") for i in range(40)])
     claimed: list[int] = []
     lock = threading.Lock()
 
     def claim_all(name: str) -> None:
-        second = BuildQueue(SqliteDatabase(tmp_path / "serve.db"))  # its own connection
+        second = new_queue()  # its own connection
         while (build := second.claim(name)) is not None:
             with lock:
                 claimed.append(build.id)
@@ -113,8 +136,8 @@ def test_claims_are_atomic_under_concurrency(tmp_path: Path) -> None:
     assert sorted(claimed) == list(range(1, 41))
 
 
-def test_recover_requeues_then_fails_interrupted(tmp_path: Path) -> None:
-    queue = _queue(tmp_path)
+def test_recover_requeues_then_fails_interrupted(new_queue: QueueFactory) -> None:
+    queue = new_queue()
     [build_id] = queue.enqueue([_new()]).queued
     assert queue.claim("me") is not None
     assert [b.id for b in queue.recover("someone-else", 2)] == []
@@ -127,8 +150,8 @@ def test_recover_requeues_then_fails_interrupted(tmp_path: Path) -> None:
     assert failed is not None and failed.status == "failed" and (failed.reason or "").startswith("failed-interrupted")
 
 
-def test_cancel(tmp_path: Path) -> None:
-    queue = _queue(tmp_path)
+def test_cancel(new_queue: QueueFactory) -> None:
+    queue = new_queue()
     a, b = queue.enqueue([_new(key="k1"), _new("other", "k2")]).queued
     assert queue.cancel(a).status == "cancelled"  # type: ignore[union-attr]
     running = queue.claim("w")
