@@ -9,7 +9,7 @@ STAMP := $(VENV)/.stamp
 ENGINE := bash slcc/resources/engine.sh
 BASE_IMAGES := bash slcc/resources/base-images.sh
 
-.PHONY: all setup engine serve-deps engine-status engine-down base-debian test unit demo bench lint clean
+.PHONY: shellcheck all setup engine serve-deps engine-status engine-down base-debian test unit demo bench lint clean
 
 all: test
 
@@ -51,9 +51,16 @@ demo: setup engine base-debian
 bench: setup engine
 	$(PY) tests/benchmarks/run.py
 
-lint: setup
+lint: setup shellcheck
 	$(VENV)/bin/ruff check slcc tests
 	$(VENV)/bin/mypy slcc
+	shellcheck slcc/resources/*.sh
+
+# Debian's shellcheck, installed when missing (root on Debian/Ubuntu, like `make engine`).
+shellcheck:
+	@command -v shellcheck >/dev/null 2>&1 || apt-get install -y -q shellcheck >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q shellcheck >/dev/null) \
+		|| { echo "make lint: shellcheck is missing and could not be installed (apt-get install shellcheck)" >&2; exit 1; }
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -16,9 +16,9 @@
 #   SLCC_ENGINE_RUN_DIR, SLCC_ENGINE_LOG_DIR, SLCC_ENGINE_CONFIG_DIR, SLCC_REGISTRY_STORAGE
 #                        defaults: /run/slcc-engine, /var/log/slcc-engine, /etc/slcc-engine,
 #                        /var/lib/slcc-registry
-set -euo pipefail
+#
+# Sourcing it (tests) only defines the functions and settings; the action runs when executed.
 
-ACTION="${1:-up}"
 REGISTRY_ADDR="${SLCC_REGISTRY_ADDR:-127.0.0.1:5000}"
 TIMEOUT="${SLCC_ENGINE_TIMEOUT:-60}"
 RUN_DIR="${SLCC_ENGINE_RUN_DIR:-/run/slcc-engine}"
@@ -29,7 +29,8 @@ DAEMON_JSON=/etc/docker/daemon.json
 CONTAINERD_SOCK=/run/containerd/containerd.sock
 TRIXIE_SOURCES=/etc/apt/sources.list.d/slcc-trixie.sources
 TRIXIE_PREFS=/etc/apt/preferences.d/slcc-trixie
-PACKAGES=(docker.io docker-buildx containerd docker-registry)
+POLICY_RC=/usr/sbin/policy-rc.d
+OS_RELEASE=/etc/os-release
 # Debian's docker-buildx installs the plugin here; the docker CLI may look elsewhere.
 DEB_PLUGIN=/usr/libexec/docker/cli-plugins/docker-buildx
 export PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"
@@ -86,6 +87,31 @@ require_root_and_apt() {
     command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script installs only on Debian/Ubuntu; install Docker >= 24 with buildx >= 0.13 yourself, then rerun"
 }
 
+# The host's Debian codename (bookworm, trixie, ...), empty when unknown.
+host_codename() {
+    [ -r "$OS_RELEASE" ] || return 0
+    # shellcheck disable=SC1090  # the path is a setting
+    (. "$OS_RELEASE" && echo "${VERSION_CODENAME:-}")
+}
+
+# Whether the host's own suites carry the packages (trixie and later): then no extra source.
+host_has_packages() {
+    case "$(host_codename)" in
+        trixie|forky|sid) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# write_atomically FILE: stdin to FILE via a temp file in the same directory, so apt never
+# reads half a file (and an interrupted write leaves the old one or none).
+write_atomically() {
+    local target=$1 tmp
+    tmp=$(mktemp "$target.XXXXXX")
+    if ! cat >"$tmp"; then rm -f "$tmp"; return 1; fi
+    chmod 0644 "$tmp"
+    mv -f "$tmp" "$target"
+}
+
 add_trixie_source() {
     if [ ! -f "$TRIXIE_SOURCES" ]; then
         log "adding Debian trixie apt source ($TRIXIE_SOURCES), pinned at priority 100"
@@ -95,11 +121,11 @@ add_trixie_source() {
             echo "URIs: http://deb.debian.org/debian"
             echo "Suites: trixie"
             echo "Components: main"
-            [ -f "$keyring" ] && echo "Signed-By: $keyring"
-        } >"$TRIXIE_SOURCES"
+            if [ -f "$keyring" ]; then echo "Signed-By: $keyring"; fi
+        } | write_atomically "$TRIXIE_SOURCES"
     fi
     if [ ! -f "$TRIXIE_PREFS" ]; then
-        cat >"$TRIXIE_PREFS" <<'EOF'
+        write_atomically "$TRIXIE_PREFS" <<'EOF'
 # Added by slcc engine.sh: trixie packages are only installed when asked for explicitly
 # (pkg/trixie); nothing already installed is upgraded from trixie.
 Package: *
@@ -109,10 +135,32 @@ EOF
     fi
 }
 
+# without_service_start CMD...: run CMD with a policy-rc.d that stops packages from starting
+# services, removed again however CMD ends (a failure, die, Ctrl-C).
+without_service_start() {
+    if [ -e "$POLICY_RC" ]; then "$@"; return; fi
+    printf '#!/bin/sh\nexit 101\n' | write_atomically "$POLICY_RC"
+    chmod +x "$POLICY_RC"
+    POLICY_RC_CREATED=$POLICY_RC
+    trap 'rm -f "$POLICY_RC_CREATED"' EXIT
+    trap 'rm -f "$POLICY_RC_CREATED"; exit 130' INT
+    trap 'rm -f "$POLICY_RC_CREATED"; exit 143' TERM
+    local rc=0
+    "$@" || rc=$?
+    rm -f "$POLICY_RC"
+    trap - EXIT INT TERM
+    return "$rc"
+}
+
 install_packages() {
-    local pkgs=("$@") specs=() p
-    for p in "${pkgs[@]}"; do specs+=("$p/trixie"); done
-    add_trixie_source
+    local pkgs=("$@") specs=() p from=trixie
+    if host_has_packages; then
+        from="the host's own suites ($(host_codename))"
+        specs=("${pkgs[@]}")
+    else
+        for p in "${pkgs[@]}"; do specs+=("$p/trixie"); done
+        add_trixie_source
+    fi
     log "apt-get update"
     apt-get update -q >"$LOG_DIR/apt-update.log" 2>&1 || { tail -n 20 "$LOG_DIR/apt-update.log" >&2; die "apt-get update failed; read $LOG_DIR/apt-update.log"; }
 
@@ -124,8 +172,11 @@ install_packages() {
     local upgrades removals extra_trixie
     upgrades=$(grep -E '^Inst [^ ]+ \[' <<<"$sim" | grep -vE "^Inst ($(IFS='|'; echo "${pkgs[*]}")) " || true)
     removals=$(grep -E '^Remv ' <<<"$sim" || true)
-    extra_trixie=$(grep -E '^Inst ' <<<"$sim" | grep -E 'Debian:13|/stable|trixie' \
-        | grep -vE "^Inst ($(IFS='|'; echo "${pkgs[*]}")) " || true)
+    extra_trixie=""
+    if ! host_has_packages; then  # on trixie itself every dependency comes from trixie
+        extra_trixie=$(grep -E '^Inst ' <<<"$sim" | grep -E 'Debian:13|/stable|trixie' \
+            | grep -vE "^Inst ($(IFS='|'; echo "${pkgs[*]}")) " || true)
+    fi
     if [ -n "$upgrades$removals$extra_trixie" ]; then
         echo "$sim" >"$LOG_DIR/apt-simulate.log"
         [ -n "$upgrades" ] && { echo "would upgrade:" >&2; echo "$upgrades" >&2; }
@@ -136,16 +187,11 @@ install_packages() {
     grep -E '^Inst ' <<<"$sim" | sed -E 's/^Inst ([^ ]+) .*\(([^ ]+) .*/engine:   + \1 \2/'
 
     # No service autostart during install (no systemd here; harmless with systemd too).
-    local rc_created=""
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; rc_created=1
-    fi
-    log "installing ${pkgs[*]} from trixie (log: $LOG_DIR/apt-install.log)"
+    log "installing ${pkgs[*]} from $from (log: $LOG_DIR/apt-install.log)"
     local t0=$SECONDS rc=0
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    without_service_start env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
         "${specs[@]}" >"$LOG_DIR/apt-install.log" 2>&1 || rc=$?
-    [ -n "$rc_created" ] && rm -f /usr/sbin/policy-rc.d
     [ "$rc" = 0 ] || { tail -n 30 "$LOG_DIR/apt-install.log" >&2; die "apt-get install failed; read $LOG_DIR/apt-install.log"; }
     log "installed in $((SECONDS - t0))s"
     # Debian may have started services via a real systemd; we manage our own daemons only
@@ -325,9 +371,9 @@ cmd_status() {
             echo "$name: running (pid $(cat "$RUN_DIR/$name.pid"), started by engine.sh)"
         else
             case $name in
-                containerd) containerd_ok && echo "containerd: running (not started by engine.sh)" || { echo "containerd: not running"; rc=1; } ;;
-                dockerd) docker_ok && echo "dockerd: running (not started by engine.sh)" || { echo "dockerd: not running"; rc=1; } ;;
-                registry) registry_ok && echo "registry: answering on $REGISTRY_ADDR (not started by engine.sh)" || { echo "registry: not answering on $REGISTRY_ADDR"; rc=1; } ;;
+                containerd) if containerd_ok; then echo "containerd: running (not started by engine.sh)"; else echo "containerd: not running"; rc=1; fi ;;
+                dockerd) if docker_ok; then echo "dockerd: running (not started by engine.sh)"; else echo "dockerd: not running"; rc=1; fi ;;
+                registry) if registry_ok; then echo "registry: answering on $REGISTRY_ADDR (not started by engine.sh)"; else echo "registry: not answering on $REGISTRY_ADDR"; rc=1; fi ;;
             esac
         fi
     done
@@ -343,13 +389,13 @@ cmd_status() {
 }
 
 stop_pid() { # stop_pid NAME
-    local name=$1 pidf="$RUN_DIR/$1.pid" pid i
+    local name=$1 pidf="$RUN_DIR/$1.pid" pid
     [ -f "$pidf" ] || { log "$name: not started by engine.sh"; return 0; }
     pid=$(cat "$pidf")
     if kill -0 "$pid" 2>/dev/null; then
         log "stopping $name (pid $pid)"
         kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 $((TIMEOUT * 2))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        for _ in $(seq 1 $((TIMEOUT * 2))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
         if kill -0 "$pid" 2>/dev/null; then log "$name did not stop; sending KILL"; kill -KILL "$pid" 2>/dev/null || true; fi
     else
         log "$name: not running (stale pid file)"
@@ -363,10 +409,18 @@ cmd_down() {
     stop_pid containerd
 }
 
-case "$ACTION" in
-    up) cmd_up ;;
-    status) cmd_status ;;
-    down) cmd_down ;;
-    -h|--help|help) sed -n "2,18p" "$0" | sed 's/^# \{0,1\}//' ;;
-    *) die "unknown action '$ACTION' (use up, status or down)" ;;
-esac
+main() {
+    set -euo pipefail
+    local action="${1:-up}"
+    case "$action" in
+        up) cmd_up ;;
+        status) cmd_status ;;
+        down) cmd_down ;;
+        -h|--help|help) sed -n "2,20p" "$0" | sed 's/^# \{0,1\}//' ;;
+        *) die "unknown action '$action' (use up, status or down)" ;;
+    esac
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    main "$@"
+fi
