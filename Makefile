@@ -22,8 +22,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,lint,serve]'
 	@touch $(STAMP)
 
+# Emulation (QEMU for linux/arm64 on x86_64) is for multi-platform flavors; without it only
+# those builds and tests fail, so a failure here is a warning.
 engine:
 	$(ENGINE) up
+	-bash slcc/resources/emulation.sh up
 	$(BASE_IMAGES) busybox
 
 # chromium and a private PostgreSQL cluster for the `slcc serve` tests (idempotent)

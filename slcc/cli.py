@@ -348,6 +348,9 @@ def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, pr
                **kwargs: Any) -> None:
     """Export FLAVOR's release filesystem as FLAVOR-STEP-HASH.tar.gz plus a .sha512sum file.
 
+    A flavor that declares platforms gets one archive per platform, FLAVOR-STEP-PLATFORM-HASH.tar.gz
+    (PLATFORM: x64, arm64 as in exaslct, else e.g. arm-v7), and --json prints a list.
+
     Builds what is stale first. The archive is named by the goal step's content hash, so
     when it exists and matches its checksum file nothing is built or written. Left out of
     the archive: the contents of dev/, proc/, sys/, var/cache/apt/, var/lib/apt/ and
@@ -358,15 +361,18 @@ def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, pr
     project = load_project(kwargs, [flavor] if flavor else [])
     options = ExportOptions(goal, output_dir, progress)
     try:
-        result = export(project, options, _build_io())
+        results = export(project, options, _build_io())
     except BuildFailed as exc:
         _show_report(exc.report, as_json)
         raise
     if as_json:
-        click.echo(json.dumps(result.as_json(), indent=2))
+        # One object per archive; a list only for flavors that declare platforms.
+        data = [r.as_json() for r in results]
+        click.echo(json.dumps(data if results[0].platform else data[0], indent=2))
         return
-    state = "fresh (cached, nothing built)" if result.cached else "exported"
-    click.echo(f"{state}: {result.archive} ({result.size / 1e6:.1f} MB, {result.seconds:.2f} s)")
+    for result in results:
+        state = "fresh (cached, nothing built)" if result.cached else "exported"
+        click.echo(f"{state}: {result.archive} ({result.size / 1e6:.1f} MB, {result.seconds:.2f} s)")
 
 
 @main.command("test")

@@ -9,6 +9,7 @@ from pathlib import Path
 from slcc.engine.protocol import (
     BakeOutcome,
     BakeRequest,
+    BuilderInfo,
     CancelToken,
     CommandJournal,
     CommandRecord,
@@ -47,6 +48,8 @@ class FakeEngine:
     bakes: list[BakeRequest] = field(default_factory=list)
     shell: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     journal: CommandJournal = field(default_factory=CommandJournal)
+    builder_info: BuilderInfo = field(
+        default_factory=lambda: BuilderInfo("default", "docker", ("default",), ("linux/amd64",)))
 
     def local_tags(self, repositories: Iterable[str]) -> set[str]:
         if self.local_down:
@@ -70,6 +73,11 @@ class FakeEngine:
         self._run(("docker", "pull", "--quiet", tag))
         self.pulled.append(tag)
         self.local.add(tag)
+
+    def builder(self, name: str | None) -> BuilderInfo:
+        if name not in (None, self.builder_info.name):
+            raise EngineError(f"no builder {name!r} found (fake)")
+        return self.builder_info
 
     def bake(self, request: BakeRequest, on_line: Callable[[str], None] | None = None,
              cancel: CancelToken | None = None) -> BakeOutcome:

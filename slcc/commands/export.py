@@ -228,6 +228,7 @@ class ExportResult:
     cached: bool
     sha512: str
     dropped: int | None = None  # members left out; None when cached
+    platform: str | None = None  # set when the flavor declares platforms (one archive each)
 
     def as_json(self) -> dict[str, Any]:
         data = {k: str(v) if isinstance(v, Path) else v for k, v in self.__dict__.items()}
@@ -242,63 +243,95 @@ def single_flavor(project: Project) -> Flavor:
     return project.flavors[0]
 
 
-def archive_name(flavor: str, step: str, short_hash: str) -> str:
-    return f"{flavor}-{step}-{short_hash}.tar.gz"
+# exaslct's names for its two build platforms (ImageInfo.Platform: X64, ARM_64).
+_PLATFORM_LABELS = {"linux/amd64": "x64", "linux/arm64": "arm64"}
 
 
-def export(project: Project, options: ExportOptions, io: BuildIO) -> ExportResult:
-    """Export the goal step's filesystem; a no-op when the archive for its hash is complete.
+def platform_label(platform: str) -> str:
+    """The platform as archive names carry it: x64 and arm64 as in exaslct, else e.g. ``arm-v7``."""
+    parts = platform.split("/")
+    return _PLATFORM_LABELS.get(platform) or "-".join(parts[1:] if parts[0] == "linux" else parts)
 
-    Raises InputError (unknown goal, several flavors), BuildFailed (the goal did not build)
-    and EngineError (the export bake failed).
+
+def archive_name(flavor: str, step: str, short_hash: str, platform: str | None = None) -> str:
+    label = f"-{platform_label(platform)}" if platform else ""
+    return f"{flavor}-{step}{label}-{short_hash}.tar.gz"
+
+
+@dataclass(frozen=True)
+class _Archive:
+    platform: str | None
+    archive: Path
+    checksum: Path
+
+
+def export(project: Project, options: ExportOptions, io: BuildIO) -> list[ExportResult]:
+    """Export the goal step's filesystem, one archive per declared platform (else one archive).
+
+    A no-op for every archive that is complete for the goal's hash. Raises InputError (unknown
+    goal, several flavors), BuildFailed (the goal did not build) and EngineError (the export
+    bake failed).
     """
     start = time.monotonic()
     flavor = single_flavor(project)
     step = options.goal or flavor.goals[0]
     if step not in flavor.steps:
         raise InputError(f"flavor {flavor.name} has no step {step!r} (steps: {', '.join(flavor.steps)})")
-    if len(flavor.platforms) > 1:
-        raise InputError(f"flavor {flavor.name} has several platforms; export supports one")
     step_hash = project.hash_all()[flavor.name][step]
     tag = step_hash.tag(project.settings.repository)
     out_dir = (options.output_dir or project.settings.state_dir / "export").resolve()
-    archive = out_dir / archive_name(flavor.name, step, step_hash.short)
-    checksum = archive.with_name(archive.name + ".sha512sum")
+    archives = []
+    for platform in flavor.platforms or (None,):
+        archive = out_dir / archive_name(flavor.name, step, step_hash.short, platform)
+        archives.append(_Archive(platform, archive, archive.with_name(archive.name + ".sha512sum")))
 
-    def result(stats: ArchiveStats | None) -> ExportResult:
+    def result(item: _Archive, stats: ArchiveStats | None) -> ExportResult:
+        archive, checksum = item.archive, item.checksum
         size = stats.size if stats else archive.stat().st_size
         sha512 = stats.sha512 if stats else parse_checksum(checksum.read_text(encoding="utf-8"), archive.name)
         return ExportResult(flavor.name, step, step_hash.digest, tag, archive, checksum, size,
                             round(time.monotonic() - start, 2), stats is None, sha512 or "",
-                            stats.dropped if stats else None)
+                            stats.dropped if stats else None, item.platform)
 
-    if is_complete(archive, checksum):
-        return result(None)
+    missing = [a for a in archives if not is_complete(a.archive, a.checksum)]
+    if not missing:
+        return [result(a, None) for a in archives]
     report = build(project, BuildOptions(goals=(step,), progress=options.progress), io)
     run_dir = report.run_dir or State(project.settings.state_dir).new_run()
-    io.echo(f"exporting {tag} to {archive}")
-    raw = run_dir / "export.tar"
+    for item in missing:
+        io.echo(f"exporting {tag}{f' ({item.platform})' if item.platform else ''} to {item.archive}")
+    raws = {a.archive: run_dir / f"export-{platform_label(a.platform) if a.platform else 'rootfs'}.tar"
+            for a in missing}
+    written: dict[Path, ArchiveStats] = {}
     try:
-        _bake_tar(project, flavor, tag, run_dir, raw, io)
-        stats = write_archive(raw, archive, checksum)
+        _bake_tar(project, tag, run_dir, [(a.platform, raws[a.archive]) for a in missing], io)
+        for item in missing:
+            written[item.archive] = write_archive(raws[item.archive], item.archive, item.checksum)
     finally:
-        raw.unlink(missing_ok=True)  # can be as big as the image: never keep it
-    return result(stats)
+        for raw in raws.values():
+            raw.unlink(missing_ok=True)  # can be as big as the image: never keep it
+    return [result(a, written.get(a.archive)) for a in archives]
 
 
-def _bake_tar(project: Project, flavor: Flavor, tag: str, run_dir: Path, dest: Path, io: BuildIO) -> None:
-    """Write the filesystem of image ``tag`` to ``dest`` with a BuildKit tar output."""
+def _bake_tar(project: Project, tag: str, run_dir: Path, outputs: list[tuple[str | None, Path]],
+              io: BuildIO) -> None:
+    """Write the filesystem of image ``tag`` for each (platform, tar file) in ``outputs``.
+
+    One bake with a target per platform: BuildKit's tar output of a multi-platform target
+    would nest one root per platform in a single tar.
+    """
     context = run_dir / "export-context"  # empty: nothing of the repository is sent
     bake_file = run_dir / "export.hcl"
-    write_text_atomic(bake_file, hcl.block("target", "export", [
+    names = tuple(f"export_{platform_label(p).replace('-', '_')}" if p else "export" for p, _ in outputs)
+    write_text_atomic(bake_file, "\n".join(hcl.block("target", name, [
         ("context", str(context)),
         ("dockerfile-inline", f"FROM {tag}\n"),
-        ("platforms", list(flavor.platforms) or None),
+        ("platforms", [platform] if platform else None),
         ("output", ["type=tar," + emit.csv_field(f"dest={dest}")]),
         ("attest", ["type=provenance,disabled=true"]),
-    ]))
+    ]) for name, (platform, dest) in zip(names, outputs, strict=True)))
     log = run_dir / "export.log"
-    request = BakeRequest(bake_file, ("export",), project.settings.repo_root, log, builder=project.settings.builder)
+    request = BakeRequest(bake_file, names, project.settings.repo_root, log, builder=project.settings.builder)
     context.mkdir(exist_ok=True)
     try:
         outcome = io.engine.bake(request, cancel=io.cancel)
@@ -307,7 +340,7 @@ def _bake_tar(project: Project, flavor: Flavor, tag: str, run_dir: Path, dest: P
         context.rmdir()
     if outcome.cancelled_by:
         raise Cancelled(outcome.cancelled_by, outcome.signum)
-    if outcome.returncode != 0 or not dest.is_file():
+    if outcome.returncode != 0 or not all(dest.is_file() for _, dest in outputs):
         errors = outcome.progress.error_lines
         detail = errors[-1] if errors else f"bake exited {outcome.returncode}"
         raise EngineError(f"exporting {tag} failed: {detail} (full log: {log})")

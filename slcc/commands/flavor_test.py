@@ -9,12 +9,12 @@ run again.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, StepResult, build
 from slcc.commands.export import single_flavor
-from slcc.errors import InputError
+from slcc.errors import EngineError, InputError
 from slcc.loading.project import Project
 from slcc.progress.bake_log import instruction_output
 from slcc.vocabulary import Progress
@@ -35,10 +35,16 @@ class FlavorTestResult:
     error: str | None = None  # the failing instruction and error, or the build error
     log: Path | None = None
     output: tuple[str, ...] = field(default_factory=tuple)  # last lines the failing instruction printed
+    platforms: tuple[str, ...] = ()  # the flavor's declared platforms the tests ran on
+    skipped: tuple[str, ...] = ()  # declared platforms the builder cannot run
 
     def summary(self) -> str:
         """The one-line verdict."""
         name = f"{self.flavor}/{self.step}"
+        if self.platforms:
+            name += f" on {', '.join(self.platforms)}"
+        if self.skipped:
+            name += f" (not run on {', '.join(self.skipped)}: the builder cannot run it)"
         if self.passed and self.cached:
             return f"PASS {name} ({self.tag}) (cached: tests already passed for hash {self.hash[:32]})"
         if self.passed:
@@ -53,13 +59,36 @@ def run_tests(project: Project, step: str | None, progress: Progress, io: BuildI
     name = step or DEFAULT_TEST_STEP
     if name not in flavor.steps:
         raise InputError(f"flavor {flavor.name} has no test step {name!r} (steps: {', '.join(flavor.steps)})")
+    runnable, skipped = _runnable_platforms(project, io)
+    if skipped:
+        # The platform set is part of every hash: the subset builds (and tags) images of its own.
+        project = replace(project, flavors=[replace(flavor, platforms=runnable)])
     try:
         report = build(project, BuildOptions(goals=(name,), progress=progress), io)
     except BuildFailed as exc:
-        return _failed(exc.report, flavor.name, name)
+        return replace(_failed(exc.report, flavor.name, name), platforms=runnable, skipped=skipped)
     result = _step(report, flavor.name, name)
     cached = result.status in ("fresh-local", "fresh-registry")
-    return FlavorTestResult(flavor.name, name, True, cached, result.tag, result.hash, report.seconds)
+    return FlavorTestResult(flavor.name, name, True, cached, result.tag, result.hash, report.seconds,
+                            platforms=runnable, skipped=skipped)
+
+
+def _runnable_platforms(project: Project, io: BuildIO) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The flavor's declared platforms the builder can run (the tests run there), and the others.
+
+    A flavor without declared platforms builds for the builder's own: nothing to check.
+    """
+    flavor = project.flavors[0]
+    if not flavor.platforms:
+        return (), ()
+    builder = io.engine.builder(project.settings.builder)
+    runnable = tuple(p for p in flavor.platforms if builder.can_run(p))
+    skipped = tuple(p for p in flavor.platforms if p not in runnable)
+    if not runnable:
+        raise EngineError(f"builder {builder.name!r} can run none of {', '.join(flavor.platforms)} "
+                          f"(it runs {', '.join(builder.platforms) or 'nothing'}); for linux/arm64 on x86_64 "
+                          "install QEMU emulation: bash slcc/resources/emulation.sh up")
+    return runnable, skipped
 
 
 def _step(report: BuildReport, flavor: str, step: str) -> StepResult:

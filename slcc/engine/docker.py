@@ -24,6 +24,7 @@ from slcc.engine.bake_runner import ENGINE_HINT, run_bake
 from slcc.engine.protocol import (
     BakeOutcome,
     BakeRequest,
+    BuilderInfo,
     CancelToken,
     CommandJournal,
     CommandRecord,
@@ -137,6 +138,27 @@ def registry_tags(tags: Sequence[str], timeout: float = 3.0) -> set[str]:
         return {tag for tag, present in pool.map(probe, tags) if present}
 
 
+def parse_builder(text: str) -> BuilderInfo:
+    """The output of `docker buildx inspect` (buildx 0.13 text: a builder section, then one per node)."""
+    name = driver = ""
+    endpoints: list[str] = []
+    platforms: list[str] = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or line.startswith(" "):
+            continue
+        value = value.strip()
+        if key == "Name" and not name:
+            name = value
+        elif key == "Driver":
+            driver = value
+        elif key == "Endpoint":
+            endpoints.append(value)
+        elif key == "Platforms" and value:
+            platforms.extend(p.strip() for p in value.split(",") if p.strip() not in platforms)
+    return BuilderInfo(name, driver, tuple(endpoints), tuple(platforms))
+
+
 class DockerEngine:
     """The real engine: the daemon's socket and CLI, buildx bake, registries over HTTP, git, the shell."""
 
@@ -161,6 +183,9 @@ class DockerEngine:
 
     def revision(self, repo_root: Path) -> str | None:
         return git.revision(repo_root, self.journal)
+
+    def builder(self, name: str | None) -> BuilderInfo:
+        return parse_builder(_cli(["buildx", "inspect", *([name] if name else [])], journal=self.journal))
 
     def run_shell(self, command: str, env: Mapping[str, str]) -> int:
         start = time.monotonic()

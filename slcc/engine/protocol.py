@@ -141,6 +141,20 @@ class BakeOutcome:
         return self.progress.durations
 
 
+@dataclass(frozen=True)
+class BuilderInfo:
+    """A buildx builder as `docker buildx inspect` describes it."""
+
+    name: str
+    driver: str  # docker, docker-container, kubernetes, remote, ...
+    endpoints: tuple[str, ...]  # one per node: a docker context name, a host URL, ...
+    platforms: tuple[str, ...]  # what its nodes build and run, natively or emulated
+
+    def can_run(self, platform: str) -> bool:
+        """Whether a node runs ``platform`` (``linux/amd64`` also when only ``linux/amd64/v2`` is listed)."""
+        return any(p == platform or p.startswith(platform + "/") for p in self.platforms)
+
+
 class Engine(Protocol):
     """What slcc needs from Docker, buildx, registries, git and the shell."""
 
@@ -163,6 +177,9 @@ class Engine(Protocol):
 
     def revision(self, repo_root: Path) -> str | None:
         """The commit checked out at ``repo_root`` (an image label), or None."""
+
+    def builder(self, name: str | None) -> BuilderInfo:
+        """The named buildx builder (None: the current one); EngineError when it does not exist."""
 
     def run_shell(self, command: str, env: Mapping[str, str]) -> int:
         """The user's own shell command (watch --exec); its exit code."""

@@ -41,42 +41,99 @@ apt_install() { # apt_install PKG...
     fi
 }
 
-build_image() { # build_image CONTEXT TAG
-    if docker buildx version >/dev/null 2>&1; then
-        docker buildx build --builder default --load --progress=plain -t "$2" "$1"
-    else
-        DOCKER_BUILDKIT=1 docker build -t "$2" "$1"
+# Architectures of the busybox image: the host's, plus the other one for multi-platform tests
+# (run under QEMU user emulation, see emulation.sh). The foreign busybox-static .deb is fetched
+# once with a private apt state (the host's apt configuration is not changed) and kept in
+# BUSYBOX_DEB_DIR, so later runs work offline.
+BUSYBOX_ARCHES="${SLCC_BUSYBOX_ARCHES:-amd64 arm64}"
+BUSYBOX_DEB_DIR="${SLCC_BUSYBOX_DEB_DIR:-/var/cache/slcc/busybox-static}"
+PLATFORMS_LABEL=org.slcc.platforms
+
+host_arch() { dpkg --print-architecture 2>/dev/null || { case "$(uname -m)" in x86_64) echo amd64;; aarch64) echo arm64;; *) uname -m;; esac; }; }
+
+image_platforms() { docker image inspect --format "{{index .Config.Labels \"$PLATFORMS_LABEL\"}}" "$1" 2>/dev/null || true; }
+
+host_busybox() {
+    local cand
+    for cand in /bin/busybox /usr/bin/busybox; do
+        if [ -x "$cand" ] && file_is_static "$cand"; then echo "$cand"; return 0; fi
+    done
+    apt_install busybox-static >&2
+    file_is_static /bin/busybox || die "/bin/busybox is not statically linked (install busybox-static)"
+    echo /bin/busybox
+}
+
+foreign_busybox() { # foreign_busybox ARCH DIR -> DIR/busybox, or return 1 (offline and not cached)
+    local arch=$1 out=$2 deb apt_dir version
+    deb=$(ls "$BUSYBOX_DEB_DIR"/busybox-static_*_"$arch".deb 2>/dev/null | head -n 1 || true)
+    if [ -z "$deb" ]; then
+        command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] || return 1
+        apt_dir=$(mktemp -d)
+        CLEANUP+=("$apt_dir")
+        mkdir -p "$BUSYBOX_DEB_DIR" "$apt_dir/lists/partial" "$apt_dir/archives/partial"
+        local opts=(-q -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch"
+                    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir")
+        log "fetching busybox-static:$arch (once; kept in $BUSYBOX_DEB_DIR)"
+        timeout 300 apt-get "${opts[@]}" update >"$apt_dir/update.log" 2>&1 || return 1
+        # The host's busybox version when it came from a .deb, so both variants match.
+        version=$(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || true)
+        (cd "$BUSYBOX_DEB_DIR" && { { [ -n "$version" ] && apt-get "${opts[@]}" download "busybox-static:$arch=$version"; } \
+            || apt-get "${opts[@]}" download "busybox-static:$arch"; }) >"$apt_dir/download.log" 2>&1 || return 1
+        deb=$(ls "$BUSYBOX_DEB_DIR"/busybox-static_*_"$arch".deb | head -n 1)
     fi
+    dpkg-deb -x "$deb" "$out/deb" && cp "$out/deb/bin/busybox" "$out/busybox" && rm -rf "$out/deb"
+}
+
+busybox_root() { # busybox_root BUSYBOX DIR: a root filesystem with busybox and its applet symlinks
+    mkdir -p "$2/bin"
+    cp "$1" "$2/bin/busybox"
+    local applet
+    # Like `busybox --install -s /bin`, but made on the host: no foreign binary has to run.
+    for applet in $("$HOST_BUSYBOX" --list); do
+        [ "$applet" = busybox ] || ln -sf /bin/busybox "$2/bin/$applet"
+    done
 }
 
 make_busybox() {
     need_docker
-    if [ "$FORCE" != 1 ] && image_exists "$BUSYBOX_IMAGE"; then
-        log "$BUSYBOX_IMAGE exists"; return 0
+    local want="" arch have
+    for arch in $BUSYBOX_ARCHES; do want="${want:+$want }linux/$arch"; done
+    have=$(image_platforms "$BUSYBOX_IMAGE")
+    if [ "$FORCE" != 1 ] && image_exists "$BUSYBOX_IMAGE" && [ "$have" = "$want" ]; then
+        log "$BUSYBOX_IMAGE exists ($have)"; return 0
     fi
-    local bb=""
-    for cand in /bin/busybox /usr/bin/busybox; do
-        if [ -x "$cand" ] && file_is_static "$cand"; then bb=$cand; break; fi
-    done
-    if [ -z "$bb" ]; then
-        apt_install busybox-static
-        bb=/bin/busybox
-    fi
-    file_is_static "$bb" || die "$bb is not statically linked (install busybox-static)"
-    local t0=$SECONDS ctx
+    local t0=$SECONDS ctx host platforms=""
+    HOST_BUSYBOX=$(host_busybox)
+    host=$(host_arch)
     ctx=$(mktemp -d)
     CLEANUP+=("$ctx")
-    cp "$bb" "$ctx/busybox"
-    cat >"$ctx/Dockerfile" <<'EOF'
+    for arch in $BUSYBOX_ARCHES; do
+        mkdir -p "$ctx/$arch"
+        if [ "$arch" = "$host" ]; then
+            cp "$HOST_BUSYBOX" "$ctx/$arch/busybox"
+        elif ! foreign_busybox "$arch" "$ctx/$arch"; then
+            log "WARNING: no busybox-static for $arch (offline?); $BUSYBOX_IMAGE gets no linux/$arch variant"
+            rm -rf "${ctx:?}/$arch"; continue
+        fi
+        busybox_root "$ctx/$arch/busybox" "$ctx/$arch/root"
+        platforms="${platforms:+$platforms }linux/$arch"
+    done
+    if [ "$FORCE" != 1 ] && image_exists "$BUSYBOX_IMAGE" && [ "$have" = "$platforms" ]; then
+        log "$BUSYBOX_IMAGE exists ($have)"; return 0
+    fi
+    cat >"$ctx/Dockerfile" <<EOF
 FROM scratch
-COPY busybox /bin/busybox
-RUN ["/bin/busybox", "--install", "-s", "/bin"]
+ARG TARGETARCH
+COPY \${TARGETARCH}/root/ /
+LABEL $PLATFORMS_LABEL="$platforms"
 CMD ["/bin/sh"]
 EOF
-    log "building $BUSYBOX_IMAGE from $bb"
-    build_image "$ctx" "$BUSYBOX_IMAGE" >"$ctx/build.log" 2>&1 \
+    log "building $BUSYBOX_IMAGE for $platforms"
+    # One image index with a variant per platform, loaded into the containerd image store.
+    docker buildx build --builder default --load --provenance=false --platform "${platforms// /,}" \
+        --progress=plain -t "$BUSYBOX_IMAGE" "$ctx" >"$ctx/build.log" 2>&1 \
         || { cat "$ctx/build.log" >&2; die "building $BUSYBOX_IMAGE failed"; }
-    log "built $BUSYBOX_IMAGE in $((SECONDS - t0))s"
+    log "built $BUSYBOX_IMAGE ($platforms) in $((SECONDS - t0))s"
 }
 
 # busybox (dynamic) from the 'busybox' package would not run in FROM scratch.
