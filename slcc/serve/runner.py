@@ -109,7 +109,8 @@ def _export(project: Any, spec: RunSpec, io: Any) -> list[dict[str, Any]]:
     from slcc.commands.export import ExportOptions, export  # noqa: PLC0415
 
     goals = spec.goals or project.flavors[0].goals
-    return [export(project, ExportOptions(goal, Path(spec.artifact_dir), "plain"), io).as_json() for goal in goals]
+    options = [ExportOptions(goal, Path(spec.artifact_dir), "plain") for goal in goals]
+    return [r.as_json() for o in options for r in export(project, o, io)]  # one archive per platform
 
 
 def main() -> None:

@@ -68,8 +68,10 @@ def _elf_machine(data: bytes) -> int:
 def test_two_platform_flavor_builds_exports_and_tests_both(
     tmp_path: Path, arm64: None, image_cleanup: ImageCleanup
 ) -> None:
-    repo = make_repo(tmp_path / "repo", FILES)
-    repository = f"slcct{uuid.uuid4().hex[:10]}"
+    nonce = uuid.uuid4().hex[:10]  # BuildKit's cache would otherwise skip the RUNs of an earlier session
+    base = f"ARG BASE\nFROM ${{BASE}}\nRUN uname -m > /arch.txt && echo {nonce} > /nonce\n"
+    repo = make_repo(tmp_path / "repo", {**FILES, "flavors/mp/base/Dockerfile": base})
+    repository = f"slcct{nonce}"
     hashes = {h["step"]: h for h in json.loads(_slcc(repo, repository, "hash", "mp", "--json").stdout)}
     image_cleanup.add(*(h["tag"] for h in hashes.values()))
 
