@@ -24,6 +24,7 @@ from slcc.loading.config import check_dir_path
 from slcc.loading.project import Project, open_project
 from slcc.output import render
 from slcc.planning import explain
+from slcc.state import contexts
 from slcc.state.atomic import write_text_atomic, write_user_file
 from slcc.state.store import State
 from slcc.vocabulary import CacheBackend, Progress, choices
@@ -150,14 +151,16 @@ def emit_bake_cmd(flavors: tuple[str, ...], output: Path | None, **kwargs: Any) 
     elif output is None:
         check_dir_path(project.settings.bake_dir, "bake directory", project.settings.bake_dir)
     # No revision label here: the file must be byte-identical for identical flavor inputs.
-    text = emit.emit_bake(emit.EmitRequest(project.flavors, project.hash_all(), project.settings))
+    hashes = project.hash_all()
+    text = emit.emit_bake(emit.EmitRequest(project.flavors, hashes, project.settings))
+    contexts.materialize(project.settings, project.flavors, hashes)
     if to_stdout:
         click.echo(text, nl=False)
     elif output is not None:
         write_user_file(output, text)
         click.echo(str(output))
     else:
-        path = project.settings.bake_dir / ("-".join(f.name for f in project.flavors) + ".hcl")
+        path = project.settings.bake_dir / emit.default_file_name([f.name for f in project.flavors])
         write_text_atomic(path, text)
         click.echo(str(path))
 
@@ -484,3 +487,44 @@ def serve_cmd(source: str, host: str, port: int, state_dir: Path, database: str 
     overrides = {"repository": repository, "cache": cache, "builder": builder}
     serve(ServeOptions(source, host, port, state_dir, database, branches, push, export_, max_body, instance,
                        overrides))
+
+
+# --- exaslct import (slcc/importing/, slcc/commands/import_exaslct.py) --------------------------
+
+
+@main.command("import-exaslct")
+@click.argument("source", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("flavors", nargs=-1)
+@click.option("--into", "dest", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The slcc repository to write (created if missing; other files in it are kept).")
+@click.option("--check", is_flag=True, help="Report what would be written or changed; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def import_exaslct_cmd(source: Path, flavors: tuple[str, ...], dest: Path, check: bool, as_json: bool) -> None:
+    """Import exaslct flavors from the checkout SOURCE into the slcc repository DEST.
+
+    FLAVORS default to every SOURCE/flavors/*/flavor_base/build_steps.py. build_steps.py
+    is read, never run: methods must return constants. Each flavor becomes
+    DEST/flavors/NAME/flavor.toml with its Dockerfiles rewritten ({{dep}} placeholders,
+    COPY paths of exaslct's assembled context); mapped directories and files are copied
+    to the same paths in DEST. Every rewrite is reported with file and line. Nothing is
+    written if any flavor is refused; a second run changes nothing. See
+    docs/importing-exaslct.md.
+
+    \b
+      slcc import-exaslct ../script-languages-release --into .
+      slcc import-exaslct ../slr standard-EXASOL-all --into . --check
+    """
+    from slcc.commands.import_exaslct import import_exaslct  # noqa: PLC0415 - keeps `slcc --help` fast
+
+    result = import_exaslct(source, flavors, dest, check)
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2))
+        return
+    for rewrite in result.plan.rewrites:
+        where = f"{rewrite.file}:{rewrite.line}" if rewrite.line else rewrite.file
+        click.echo(f"{where}: {rewrite.kind}: {rewrite.before} -> {rewrite.after}")
+    for flavor in result.plan.flavors:
+        click.echo(f"flavor {flavor.name}: {flavor.steps} steps, {flavor.edges} dependencies")
+    verb = "would write" if check else "wrote"
+    click.echo(f"{verb} {len(result.created)} new and {len(result.changed)} changed files "
+               f"({result.unchanged} unchanged) in {dest} in {result.seconds:.2f} s")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -21,6 +21,14 @@ class Step:
     transparent_args: Mapping[str, str]  # passed to the build, never hashed
     target: str | None  # Dockerfile stage
     description: str = ""
+    # Extra files placed at these paths of the context (a context with them is materialized).
+    files: Mapping[str, Path] = field(default_factory=dict)  # name in context -> absolute source file
+    generated: Mapping[str, bytes] = field(default_factory=dict)  # name in context -> content
+
+    @property
+    def materialized(self) -> bool:
+        """True when BuildKit gets a copy of the context with the extra files, not the directory."""
+        return bool(self.files or self.generated)
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,16 @@ class Flavor:
     platforms: tuple[str, ...]  # empty: the builder's own platform
     mappings: Mapping[str, Path]  # name -> absolute path (directory or file)
     steps: Mapping[str, Step]  # in dependency order: every step after its dependencies
+    follow_links: frozenset[str] = frozenset()  # mappings whose symlinks are followed (sent as content)
+
+    @property
+    def image_name(self) -> str:
+        """Image names are lower case; flavor names may not be (exaslct's are not)."""
+        return self.name.lower()
+
+    def materialized_mapping(self, name: str) -> bool:
+        """A file mapping or one that follows symlinks reaches BuildKit as a materialized copy."""
+        return name in self.follow_links or not self.mappings[name].is_dir()
 
     @property
     def toml_path(self) -> Path:

@@ -29,6 +29,7 @@ from slcc.progress import attribution
 from slcc.progress.bake_log import fatal_failure
 from slcc.progress.printer import progress_printer
 from slcc.progress.records import StepFailure
+from slcc.state import contexts
 from slcc.state.atomic import write_text_atomic
 from slcc.state.store import State
 from slcc.vocabulary import Progress, StepKey, StepStatus
@@ -274,6 +275,7 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
     plan = planned.plan
     bake_file = run_dir / "bake.hcl"
     revision = io.engine.revision(settings.repo_root)
+    contexts.materialize(settings, project.flavors, planned.hashes, plan.stale)
     write_text_atomic(bake_file, emit.emit_bake(emit.EmitRequest(
         project.flavors, planned.hashes, settings, only=plan.stale, revision=revision)))
     names = emit.target_names(project.flavors)

@@ -12,8 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import blake3
+
 from slcc import __version__
-from slcc.emitting import hcl
+from slcc.emitting import hcl, materialized
 from slcc.errors import InputError
 from slcc.hashing.stephash import StepHash
 from slcc.loading.config import Settings
@@ -56,7 +58,7 @@ def csv_field(text: str) -> str:
 
 
 def cache_ref(settings: Settings, flavor: str, step: str) -> str:
-    return f"{settings.repository}/{flavor}:cache-{step}"
+    return f"{settings.repository}/{flavor.lower()}:cache-{step}"
 
 
 def local_cache_dir(settings: Settings, flavor: str, step: str) -> Path:
@@ -67,8 +69,9 @@ def _cache(settings: Settings, flavor: str, step: str) -> tuple[hcl.Expression, 
     """cache-from and cache-to: calls of the file's cache functions, so SLCC_CACHE can switch them."""
     directory = _rel(local_cache_dir(settings, flavor, step), settings.repo_root)
     return (
-        hcl.call("slcc_cache_from", flavor, step, csv_field("src=" + directory)),
-        hcl.call("slcc_cache_to", flavor, step, csv_field("dest=" + directory)),
+        # Image names are lower case (a flavor name may not be).
+        hcl.call("slcc_cache_from", flavor.lower(), step, csv_field("src=" + directory)),
+        hcl.call("slcc_cache_to", flavor.lower(), step, csv_field("dest=" + directory)),
     )
 
 
@@ -155,7 +158,8 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[Ste
         else:
             contexts[dep] = _image_ref(request.hashes[flavor.name][dep], "docker-image://")
     for mapping in step.mappings:
-        contexts[mapping] = _rel(flavor.mappings[mapping], root)
+        contexts[mapping] = _rel(materialized.mapping_of(settings, flavor, mapping, step_hash), root)
+    context = materialized.context_of(settings, flavor, step, step_hash)
     cache_from, cache_to = _cache(settings, flavor.name, step.name)
     secret = [f"id=ca,{csv_field('src=' + _host_file(settings.ca_bundle, root))}"] if settings.ca_bundle else None
     # buildx 0.13 has no `description` attribute (0.16+), so it goes into a comment.
@@ -164,7 +168,7 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[Ste
         "target",
         names[StepKey(flavor.name, step.name)],
         [
-            ("context", _rel(step.context, root)),
+            ("context", _rel(context, root)),
             ("dockerfile", _rel(step.dockerfile, step.context)),
             ("target", step.target),
             ("args", {**step.transparent_args, **step.args} or None),
@@ -180,6 +184,18 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[Ste
             ("attest", ["type=provenance,disabled=true"]),
         ],
     )
+
+
+MAX_FILE_STEM = 100  # file names are limited to 255 bytes; 14 real flavors joined exceed that
+
+
+def default_file_name(flavors: Sequence[str]) -> str:
+    """``a-b.hcl`` for a few flavors; a bounded, still unique name for many."""
+    joined = "-".join(flavors)
+    if len(joined.encode()) <= MAX_FILE_STEM:
+        return joined + ".hcl"
+    digest = blake3.blake3("\n".join(flavors).encode()).hexdigest()[:12]
+    return f"{flavors[0][:60]}-and-{len(flavors) - 1}-more-{digest}.hcl"
 
 
 def emit_bake(request: EmitRequest) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import blake3
 
 from slcc.hashing.statcache import StatCache
-from slcc.hashing.treehash import TreeDigest, hash_file, hash_tree
+from slcc.hashing.treehash import TreeDigest, hash_file, hash_path, hash_tree
 from slcc.loading.dockerignore import IgnoreMatcher
 from slcc.model import Flavor, Step
 
@@ -39,13 +39,15 @@ class StepHash:
     platforms: tuple[str, ...]
     target: str | None
     depends: Mapping[str, str]  # dependency step -> its digest
+    image: str = ""  # the flavor's image name (lower case); "" means the flavor name
+    files: Mapping[str, str] = field(default_factory=dict)  # extra context file -> "x:"/"-:" + BLAKE3
 
     @property
     def short(self) -> str:
         return self.digest[:TAG_HASH_CHARS]
 
     def tag(self, repository: str) -> str:
-        return f"{repository}/{self.flavor}:{self.step}-{self.short}"
+        return f"{repository}/{self.image or self.flavor}:{self.step}-{self.short}"
 
     def manifest(self) -> dict[str, Any]:
         """What went into the hash, as JSON-able data (kept so `slcc explain` can diff it)."""
@@ -61,6 +63,7 @@ class StepHash:
             "platforms": list(self.platforms),
             "target": self.target,
             "depends": dict(self.depends),
+            "files": dict(self.files),
         }
 
 
@@ -110,11 +113,19 @@ class FlavorHasher:
     default_platform: str = field(default_factory=host_platform)
     _trees: dict[tuple[Path, str], TreeDigest] = field(default_factory=dict)
 
-    def tree(self, root: Path, ignore: IgnoreMatcher | None) -> TreeDigest:
-        key = (root, "\n".join(ignore.patterns) if ignore else "")
+    def tree(self, root: Path, ignore: IgnoreMatcher | None, follow_links: bool = False) -> TreeDigest:
+        key = (root, ("follow\n" if follow_links else "") + ("\n".join(ignore.patterns) if ignore else ""))
         if key not in self._trees:
-            self._trees[key] = hash_tree(root, ignore=ignore, cache=self.cache)
+            self._trees[key] = hash_tree(root, ignore=ignore, cache=self.cache, follow_links=follow_links)
         return self._trees[key]
+
+    def mapping_tree(self, flavor: Flavor, name: str) -> TreeDigest:
+        """A mapping's tree: a directory with its own .dockerignore, or a one-file tree."""
+        path = flavor.mappings[name]
+        if not path.is_dir():
+            return hash_path(path, cache=self.cache)
+        follow = name in flavor.follow_links
+        return self.tree(path, IgnoreMatcher.from_file(path / ".dockerignore"), follow)
 
     def forget(self, paths: set[Path] | None = None) -> None:
         """Drop memoised trees (all, or those containing any of ``paths``): for watch mode."""
@@ -137,17 +148,18 @@ class FlavorHasher:
         context = self.tree(step.context, _context_ignore(step))
         # BuildKit applies a named context's own .dockerignore (tests/integration/test_build.py
         # checks that on the real engine), so the hash honours it too.
-        mappings = {
-            name: self.tree(flavor.mappings[name], IgnoreMatcher.from_file(flavor.mappings[name] / ".dockerignore"))
-            for name in step.mappings
-        }
+        mappings = {name: self.mapping_tree(flavor, name) for name in step.mappings}
+        files = _extra_files(step, self.cache)
         enc = _Encoder()
         enc.field(HASH_VERSION.decode())
         dockerfile_digest = hash_file(step.dockerfile)
         enc.field("dockerfile", dockerfile_digest)
         enc.field("context", context.digest)
         for name, tree in mappings.items():
-            enc.field("mapping", name, tree.digest)
+            # How the mapping reaches BuildKit is part of what it sees.
+            enc.field("mapping", name, tree.digest, *(["follow"] if name in flavor.follow_links else []))
+        for name, digest in files.items():
+            enc.field("file", name, digest)
         for key, value in step.args.items():
             enc.field("arg", key, value)
         for plat in platforms:
@@ -166,4 +178,17 @@ class FlavorHasher:
             platforms=platforms,
             target=step.target,
             depends=dict(sorted(depends.items())),
+            image=flavor.image_name,
+            files=files,
         )
+
+
+def _extra_files(step: Step, cache: StatCache | None) -> dict[str, str]:
+    """Files added to the context: exec mark + content digest, by their name in the context."""
+    files: dict[str, str] = {}
+    for name, path in step.files.items():
+        tree = hash_path(path, cache=cache)
+        files[name] = ("x:" if tree.entries[0].executable else "-:") + tree.entries[0].digest
+    for name, data in step.generated.items():
+        files[name] = "-:" + blake3.blake3(data).hexdigest()
+    return dict(sorted(files.items()))

@@ -10,7 +10,10 @@ Semantic decisions the rest of slcc relies on:
 - Entries are sorted component-wise (a directory comes right before its contents, so
   ``a``, ``a/b``, ``a-b``); components compare by code point, which is UTF-8 byte order.
 - Symlinks inside a tree are recorded, never followed (BuildKit sends them as links), so
-  loops cannot hang the walk. A root that is a symlink is resolved first.
+  loops cannot hang the walk. A root that is a symlink is resolved first. With
+  ``follow_links`` (a mapping that opts in, as exaslct copies what links point to) a link
+  is hashed as the file or directory it points to; a link back into its own ancestors is
+  a symlink loop (InputError), a dangling link an InputError.
 - Sockets, FIFOs and device files are refused (InputError naming the path) unless the
   ignore matcher leaves them out: BuildKit sends them in a context, but their content
   cannot be hashed, so a tree holding one could never be judged fresh or stale soundly.
@@ -148,8 +151,11 @@ class _Walker:
         ignore: IgnoreMatcher | None,
         cache: StatCache | None,
         exclude: Callable[[str], bool] | None,
+        follow_links: bool = False,
     ) -> None:
         self.root = root
+        self.follow_links = follow_links
+        self._ancestors: set[tuple[int, int]] = set()
         self.ignore = ignore if ignore else None  # an empty matcher costs a call per entry
         self.cache = cache
         self.exclude = exclude
@@ -189,6 +195,8 @@ class _Walker:
                     append(TreeEntry(rel, "dir", False, ""))
                     self.walk(d.path, rel + "/", child_state)
                     added = True
+                elif fmt == stat.S_IFLNK and self.follow_links:
+                    added = self._visit_followed(d.path, rel, child_state) or added
                 elif fmt == stat.S_IFLNK:
                     append(TreeEntry(rel, "symlink", False, os.readlink(d.path)))
                     added = True
@@ -199,6 +207,27 @@ class _Walker:
             except OSError as exc:
                 raise InputError(f"cannot read: {exc.strerror}", d.path) from None
         return added
+
+    def _visit_followed(self, abspath: str, rel: str, state: MatchState | None) -> bool:
+        """A link hashed as what it points to (``follow_links``)."""
+        try:
+            st = os.stat(abspath)
+        except FileNotFoundError:
+            raise InputError("dangling symlink in a mapping that follows symlinks", abspath) from None
+        if stat.S_ISREG(st.st_mode):
+            return self._visit_file(abspath, rel, st)
+        if not stat.S_ISDIR(st.st_mode):
+            return False
+        key = (st.st_dev, st.st_ino)
+        if key in self._ancestors:
+            raise InputError("symlink loop", abspath)
+        self._ancestors.add(key)
+        try:
+            self.entries.append(TreeEntry(rel, "dir", False, ""))
+            self.walk(abspath, rel + "/", state)
+        finally:
+            self._ancestors.discard(key)
+        return True
 
     def _visit_ignored_dir(self, absdir: str, rel: str, state: MatchState | None) -> bool:
         if not (self.ignore and self.ignore.may_reinclude_below_state(rel, state)):
@@ -240,6 +269,7 @@ def hash_tree(
     ignore: IgnoreMatcher | None = None,
     cache: StatCache | None = None,
     exclude: Callable[[str], bool] | None = None,
+    follow_links: bool = False,
 ) -> TreeDigest:
     """Digest of the directory ``root`` as a build context.
 
@@ -251,7 +281,10 @@ def hash_tree(
     resolved = _resolve_root(root)
     if not resolved.is_dir():
         raise InputError("not a directory", root)
-    walker = _Walker(str(resolved), ignore, cache, exclude)
+    walker = _Walker(str(resolved), ignore, cache, exclude, follow_links)
+    if follow_links:
+        st = os.stat(resolved)
+        walker._ancestors.add((st.st_dev, st.st_ino))
     walker.walk(walker.root, "", None)
     return _digest_of(walker.entries)
 

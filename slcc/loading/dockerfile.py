@@ -31,6 +31,9 @@ class DockerfileInfo:
     declared_args: frozenset[str]
     references: tuple[Reference, ...]  # external names only: stage names are resolved away
     stages: tuple[str, ...]
+    # First path components of COPY/ADD sources read from the main context (no --from).
+    sources: tuple[Reference, ...] = ()
+    placeholders: tuple[tuple[int, str], ...] = ()  # exaslct's {{ name }}: (line, text)
 
 
 _DIRECTIVE = re.compile(r"^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
@@ -38,6 +41,8 @@ _KNOWN_DIRECTIVES = ("syntax", "escape", "check")
 _HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)([^<]*)$")  # BuildKit 0.13's reHeredoc
 _HEREDOC_INSTRUCTIONS = ("ADD", "COPY", "RUN")
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
+_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+_GLOB = re.compile(r"[*?\[$]")
 
 
 class DockerfileSyntaxError(ValueError):
@@ -233,6 +238,9 @@ def parse_text(text: str, args: dict[str, str]) -> DockerfileInfo:
             return
         refs.append(Reference(name, line, instruction))
 
+    sources: list[Reference] = []
+    placeholders = tuple((n, m.group(0)) for n, raw in enumerate(text.splitlines(), 1)
+                         if not raw.lstrip().startswith("#") for m in _PLACEHOLDER.finditer(raw))
     for line_no, line in lines:
         keyword, rest = [*_WHITESPACE.split(line.strip(), maxsplit=1), ""][:2]
         keyword = keyword.upper()
@@ -249,10 +257,12 @@ def parse_text(text: str, args: dict[str, str]) -> DockerfileInfo:
             scope.in_stage, scope.stage = True, {}
             if len(words) >= 3 and words[1].upper() == "AS":
                 stages.append(words[2])
-        elif keyword == "COPY":
-            flags, _ = _flags(_split(rest))
+        elif keyword in ("COPY", "ADD"):
+            flags, words = _flags(_split(rest))
             for source in flags.get("from", []):
                 external(_substitute(source, scope.stage), line_no, "COPY")
+            if "from" not in flags:
+                sources.extend(_context_sources(words, line_no, keyword))
         elif keyword == "RUN":
             flags, _ = _flags(_split(rest))
             for mount in flags.get("mount", []):
@@ -260,7 +270,24 @@ def parse_text(text: str, args: dict[str, str]) -> DockerfileInfo:
                     key, _, value = option.partition("=")
                     if key.strip().lower() == "from" and value:
                         external(_substitute(value, scope.stage), line_no, "RUN")
-    return DockerfileInfo(frozenset(scope.declared), tuple(refs), tuple(stages))
+    return DockerfileInfo(frozenset(scope.declared), tuple(refs), tuple(stages), tuple(sources), placeholders)
+
+
+def _context_sources(words: list[str], line: int, keyword: str) -> list[Reference]:
+    """The top-level names a COPY/ADD reads from the context; unknowable ones are left out."""
+    if words and words[0].startswith("["):
+        return []  # JSON form: rare, left to BuildKit
+    found = []
+    for word in words[:-1]:
+        if "<<" in word or "://" in word or word.startswith("git@"):
+            return []  # heredoc or remote source
+        first = word.lstrip("/")
+        while first.startswith("./"):
+            first = first[2:].lstrip("/")
+        first = first.split("/", 1)[0]
+        if first and first not in (".", "..") and not _GLOB.search(first):
+            found.append(Reference(first, line, keyword))
+    return found
 
 
 def _substitute(value: str, env: dict[str, str]) -> str:

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from slcc.errors import InputError
-from slcc.loading import dockerfile, tomlfile
+from slcc.loading import dockerfile, packagefile, tomlfile
 from slcc.loading.graph import CycleError, topological_order
 from slcc.model import Flavor, Step
 
-FLAVOR_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# Upper case is allowed (exaslct users know their flavors as e.g. standard-EXASOL-all);
+# image names use the lower-cased name, and names equal but for case are rejected.
+FLAVOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CONTEXT_FILE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.+-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.+-]*)*$")
 # Step and mapping names appear in FROM lines, so they must be valid lowercase image names,
 # and in tags and bake target names; no dots keeps the target-name mapping one to one.
 STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -27,8 +30,10 @@ ARG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 
 _FLAVOR_KEYS = {"flavor", "args", "transparent_args", "mappings", "steps"}
-_HEADER_KEYS = {"description", "goals", "platforms"}
-_STEP_KEYS = {"description", "depends", "mappings", "dockerfile", "context", "target", "args", "transparent_args"}
+_HEADER_KEYS = {"description", "goals", "platforms", "package_files"}
+_STEP_KEYS = {"description", "depends", "mappings", "dockerfile", "context", "target", "args", "transparent_args",
+              "files", "package_file"}
+_MAPPING_KEYS = {"path", "follow_symlinks"}
 
 Warn = Callable[[str], None]
 
@@ -41,9 +46,14 @@ def flavor_names(repo_root: Path) -> list[str]:
 
 
 def _inside(path: Path, repo_root: Path, what: str, source: Path) -> Path:
-    """Resolve ``path`` strictly; it must exist and stay inside the repository."""
+    """Resolve ``path`` strictly; it must exist and stay inside the repository.
+
+    ``..`` is applied to the path as written first: below a flavor directory that is a
+    symlink, ``../../client`` means the repository's client, as the user sees it, not one
+    next to the link target.
+    """
     try:
-        resolved = path.resolve(strict=True)
+        resolved = Path(os.path.normpath(path)).resolve(strict=True)
     except FileNotFoundError:
         raise InputError(f"{what} {path} does not exist", source) from None
     except (RuntimeError, OSError) as exc:  # RuntimeError: symlink loop (Python 3.11)
@@ -86,7 +96,9 @@ def load_flavor(repo_root: Path, name: str, warn: Warn | None = None) -> Flavor:
     if not os.path.lexists(toml_path):  # anything else there (a FIFO, a directory) is reported by the reader
         known = ", ".join(flavor_names(repo_root)) or "none"
         raise InputError(f"no flavor {name!r}: {toml_path} not found (flavors: {known})")
-    directory = _inside(directory, repo_root, "flavor directory", toml_path)
+    # The name is the flavors/ entry's, and paths resolve from it, even when it is a symlink.
+    directory = Path(os.path.normpath(directory if directory.is_absolute() else Path.cwd() / directory))
+    _inside(directory, repo_root, "flavor directory", toml_path)
     flavor_name = _name(directory.name, FLAVOR_NAME, "flavor", toml_path)
     data = tomlfile.load(toml_path)
     return _build(data, repo_root, directory, flavor_name, toml_path, warn)
@@ -102,6 +114,7 @@ class _FlavorFile:
     src: Path  # the flavor.toml, named in every error
     step_names: frozenset[str]
     mappings: dict[str, Path]
+    package_files: tuple[Path, ...]
     args: dict[str, str]
     transparent_args: dict[str, str]
     warn: Warn
@@ -111,12 +124,11 @@ def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, sr
     tomlfile.check_keys(data, _FLAVOR_KEYS, "", src)
     header = tomlfile.table(data.get("flavor"), "[flavor]", src)
     tomlfile.check_keys(header, _HEADER_KEYS, "in [flavor]: ", src)
-    mappings: dict[str, Path] = {}
-    for key, value in tomlfile.table(data.get("mappings"), "[mappings]", src).items():
-        path = directory / tomlfile.string(value, f"[mappings].{key}", src)
-        mappings[_name(key, STEP_NAME, "mapping", src)] = _inside(path, repo_root, f"mapping {key!r}", src)
-        if not mappings[key].is_dir():  # named build contexts are directories
-            raise InputError(f"mapping {key!r} must be a directory: {path}", src)
+    mappings, follow_links = _mappings(data.get("mappings"), repo_root, directory, src)
+    package_files = tuple(
+        _inside(directory / rel, repo_root, "package file", src)
+        for rel in tomlfile.string_list(header.get("package_files"), "[flavor].package_files", src)
+    )
     raw_steps = tomlfile.table(data.get("steps"), "[steps]", src)
     if not raw_steps:
         raise InputError("a flavor needs at least one [steps.NAME] table", src)
@@ -132,6 +144,7 @@ def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, sr
         src=src,
         step_names=frozenset(raw_steps),
         mappings=mappings,
+        package_files=package_files,
         args=_args(data.get("args"), "[args]", src),
         transparent_args=_args(data.get("transparent_args"), "[transparent_args]", src),
         warn=warn,
@@ -158,7 +171,31 @@ def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, sr
         platforms=tuple(sorted(set(platforms))),
         mappings=dict(sorted(mappings.items())),
         steps={n: steps[n] for n in order},
+        follow_links=follow_links,
     )
+
+
+def _mappings(value: Any, repo_root: Path, directory: Path, src: Path) -> tuple[dict[str, Path], frozenset[str]]:
+    """``name = "path"`` or ``name = { path = "...", follow_symlinks = true }``; a path may be a file."""
+    mappings: dict[str, Path] = {}
+    follow: set[str] = set()
+    for key, raw in tomlfile.table(value, "[mappings]", src).items():
+        where = f"[mappings].{key}"
+        _name(key, STEP_NAME, "mapping", src)
+        if isinstance(raw, dict):
+            tomlfile.check_keys(raw, _MAPPING_KEYS, f"in {where}: ", src)
+            rel = tomlfile.string(raw.get("path"), f"{where}.path", src)
+            flag = raw.get("follow_symlinks", False)
+            if not isinstance(flag, bool):
+                raise InputError(f"{where}.follow_symlinks must be true or false", src)
+            if flag:
+                follow.add(key)
+        else:
+            rel = tomlfile.string(raw, where, src)
+        mappings[key] = _inside(directory / rel, repo_root, f"mapping {key!r}", src)
+        if not (mappings[key].is_dir() or mappings[key].is_file()):
+            raise InputError(f"mapping {key!r} is not a file or directory: {rel}", src)
+    return mappings, frozenset(follow)
 
 
 def _args(value: Any, where: str, src: Path) -> dict[str, str]:
@@ -203,6 +240,8 @@ def _step(file: _FlavorFile, name: str, raw: dict[str, Any]) -> Step:
     for key in sorted(set(own_args) - info.declared_args):
         file.warn(f"{dockerfile_path}: arg {key!r} of step {name!r} is not declared with ARG; it has no effect")
 
+    files, generated = _extra_files(file, name, raw, context)
+    _check_sources(info, context, set(files) | set(generated), dockerfile_path)
     target = _target(raw.get("target"), info, f"{where}.target", src)
     return Step(
         name=name,
@@ -216,6 +255,8 @@ def _step(file: _FlavorFile, name: str, raw: dict[str, Any]) -> Step:
         transparent_args=dict(sorted(transparent.items())),
         target=target,
         description=tomlfile.string(raw.get("description", ""), f"{where}.description", src),
+        files=files,
+        generated=generated,
     )
 
 
@@ -228,6 +269,52 @@ def _target(value: Any, info: dockerfile.DockerfileInfo, where: str, src: Path) 
         stages = ", ".join(info.stages) or "none (no FROM ... AS NAME)"
         raise InputError(f"{where}: no stage {target!r} in the Dockerfile (stages: {stages})", src)
     return target
+
+
+def _extra_files(file: _FlavorFile, step: str, raw: dict[str, Any], context: Path) -> tuple[
+        dict[str, Path], dict[str, bytes]]:
+    """``files = { name = "path" }`` and ``package_file = "name"``: files added to the context."""
+    where, src = f"[steps.{step}]", file.src
+    files: dict[str, Path] = {}
+    for key, rel in sorted(tomlfile.string_map(raw.get("files"), f"{where}.files", src).items()):
+        if not CONTEXT_FILE.match(key) or ".." in key.split("/"):
+            raise InputError(f"{where}.files: invalid name {key!r} (a relative path inside the context)", src)
+        path = _inside(file.directory / rel, file.repo_root, f"file {key!r} of step {step!r}", src)
+        if not path.is_file():
+            raise InputError(f"{where}.files: {rel} is not a file", src)
+        files[key] = path
+    generated: dict[str, bytes] = {}
+    package_file = raw.get("package_file")
+    if package_file is not None:
+        name = tomlfile.string(package_file, f"{where}.package_file", src)
+        if not CONTEXT_FILE.match(name) or name in files:
+            raise InputError(f"{where}.package_file: invalid or duplicate name {name!r}", src)
+        if not file.package_files:
+            raise InputError(f"{where}.package_file needs [flavor].package_files", src)
+        content = packagefile.step_package_file(file.package_files, step)
+        if content is None:
+            shown = ", ".join(p.name if p.parent == file.directory else str(p) for p in file.package_files)
+            raise InputError(f"step {step!r} has package_file but no build_steps entry named {step!r} in "
+                             f"{shown}", src)
+        generated[name] = content
+    for name in [*files, *generated]:
+        if os.path.lexists(context / name):
+            raise InputError(f"{where}: {name!r} would replace {context / name} in the context", src)
+    return files, generated
+
+
+def _check_sources(info: dockerfile.DockerfileInfo, context: Path, extra: set[str], path: Path) -> None:
+    """Unconverted exaslct input fails here, not at build time: placeholders, missing sources."""
+    for line, text in info.placeholders:
+        raise InputError(f"line {line}: template placeholder {text} (an exaslct Dockerfile? "
+                         "convert it with `slcc import-exaslct`)", path)
+    tops = {name.split("/", 1)[0] for name in extra}
+    for ref in info.sources:
+        first = ref.name
+        if first in tops or os.path.lexists(context / first):
+            continue
+        raise InputError(f"line {ref.line}: {ref.instruction} source {first!r} is not in the step's "
+                         "context (a mapping needs --from=<mapping>)", path)
 
 
 def _check_references(

@@ -72,6 +72,12 @@ def open_project(
     if not chosen:
         raise InputError(f"no flavors found under {root / 'flavors'} (each needs a flavor.toml)")
     flavors = [load_flavor(root, name, warn) for name in chosen]
+    by_image: dict[str, str] = {}
+    for flavor in flavors:
+        other = by_image.setdefault(flavor.image_name, flavor.name)
+        if other != flavor.name:
+            raise InputError(f"flavors {other!r} and {flavor.name!r} have the same image name "
+                             f"{flavor.image_name!r} (image names are lower case)", flavor.toml_path)
     cache = StatCache.load(settings.state_dir / "statcache.bin") if use_stat_cache else None
     project = Project(settings, flavors, FlavorHasher(cache=cache), warn or (lambda _message: None))
     check_names(project.flavors)

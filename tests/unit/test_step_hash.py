@@ -27,6 +27,7 @@ THIRD = {
     TOML: DEMO_FILES[TOML] + '\n[steps.side]\ndepends = ["base"]\n',
     "flavors/demo/side/Dockerfile": "FROM base\nRUN true\n",
     "flavors/demo/base/.dockerignore": "*.log\nscratch/\n",
+    "flavors/demo/base/notes.txt": "sent in the context, not copied\n",
 }
 
 
@@ -52,7 +53,7 @@ BASE = "flavors/demo/base"
 RELEVANT: dict[str, tuple[Edit, set[str]]] = {
     "base file content": (lambda r, t: (r / BASE / "hello.txt").write_text("hello\n" + t + "!"), {"base", "app", "side"}),
     "new file in base": (lambda r, t: (r / BASE / "new.txt").write_text(t), {"base", "app", "side"}),
-    "renamed file": (lambda r, t: (r / BASE / "hello.txt").rename(r / BASE / "hello2.txt"), {"base", "app", "side"}),
+    "renamed file": (lambda r, t: (r / BASE / "notes.txt").rename(r / BASE / "notes2.txt"), {"base", "app", "side"}),
     "exec bit": (lambda r, t: (r / BASE / "hello.txt").chmod(0o755), {"base", "app", "side"}),
     "empty dir": (lambda r, t: (r / BASE / "emptydir").mkdir(), {"base", "app", "side"}),
     "symlink": (lambda r, t: (r / BASE / "link").symlink_to("target-" + t), {"base", "app", "side"}),

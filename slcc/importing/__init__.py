@@ -1,0 +1,1 @@
+"""exaslct import: read exaslct flavors, plan a native slcc repository."""
