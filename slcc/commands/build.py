@@ -131,7 +131,7 @@ def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], No
         for f in project.flavors
         if f.name in goals
     }
-    local = engine.local_tags(f"{settings.repository}/{f.name}" for f in project.flavors)
+    local = engine.local_tags(f"{settings.repository}/{f.image_name}" for f in project.flavors)
     registry: set[str] = set()
     registry_ok, error = settings.registry_host is not None, None
     if registry_ok:
@@ -325,7 +325,7 @@ def _built(project: Project, plan: Plan, outcome: BakeOutcome, io: BuildIO) -> s
     if outcome.returncode == 0 and not outcome.cancelled_by:
         return set(plan.stale)
     try:
-        present = io.engine.local_tags(f"{project.settings.repository}/{f.name}" for f in project.flavors)
+        present = io.engine.local_tags(f"{project.settings.repository}/{f.image_name}" for f in project.flavors)
     except EngineError as exc:  # the report must still be written: count nothing as built
         io.warn(f"cannot tell which images the failed build produced: {exc}")
         return set()
