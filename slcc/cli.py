@@ -24,6 +24,7 @@ from slcc.loading.config import check_dir_path
 from slcc.loading.project import Project, open_project
 from slcc.output import render
 from slcc.planning import explain
+from slcc.progress.records import StepFailure
 from slcc.state import contexts
 from slcc.state.atomic import write_text_atomic, write_user_file
 from slcc.state.store import State
@@ -97,7 +98,9 @@ def project_options(func: F) -> F:
 
 progress_option = click.option(
     "--progress", type=click.Choice(choices(Progress)), default="auto", show_default=True,
-    help="auto: one line per build instruction; plain: the full bake output; quiet: none.")
+    help="auto: a live view, one row per step, on a terminal (plain lines when not a terminal or "
+    "TERM=dumb); plain: a line per instruction a step starts, its output and how the step ended; json: one "
+    "JSON object per event (step, status, instruction, timing) on stderr; quiet: none. See docs/build-view.md.")
 
 
 def load_project(options: dict[str, Any], flavors: Sequence[str]) -> Project:
@@ -219,7 +222,7 @@ def _echo_err(line: str) -> None:
 
 def _build_io() -> BuildIO:
     """The real engine, constructed here at the edge and passed into the commands."""
-    return BuildIO(warn, _echo_err, DockerEngine())
+    return BuildIO(warn, _echo_err, DockerEngine(), terminal=sys.stderr)
 
 
 def _show_report(report: BuildReport, as_json: bool) -> None:
@@ -234,6 +237,17 @@ def _show_report(report: BuildReport, as_json: bool) -> None:
     for step in report.steps:
         if step.why and step.status in ("built", "failed"):
             click.echo(f"  {step.flavor}/{step.step}: {'; '.join(step.why)}", err=True)
+    for step in report.steps:
+        if step.failure is not None:
+            _show_failure(step.failure)
+
+
+def _show_failure(failure: StepFailure) -> None:
+    """The failing step, its instruction, its last output lines; the error line then names the log."""
+    click.echo(f"\nstep {failure.flavor}/{failure.step} failed at `{failure.instruction}`", err=True)
+    for line in failure.output:
+        click.echo(f"  | {line}", err=True)
+    click.echo(f"  {failure.error}", err=True)
 
 
 @main.command("build")
@@ -439,7 +453,7 @@ def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wai
             click.echo(json.dumps(cycle.as_json()))
         click.echo(cycle.line(), err=as_json)
 
-    watch(project, options, WatchOutput(show, _echo_err, warn), DockerEngine())
+    watch(project, options, WatchOutput(show, _echo_err, warn, sys.stderr), DockerEngine())
 
 
 # --- serve (slcc/serve/) -----------------------------------------------------------------------

@@ -23,7 +23,7 @@ StepStatus = Literal["fresh-local", "fresh-registry", "built", "failed", "not-bu
 # A watch cycle.
 CycleResult = Literal["ok", "failed", "ignored", "error", "restarted"]
 # How bake progress is shown.
-Progress = Literal["auto", "plain", "quiet"]
+Progress = Literal["auto", "plain", "json", "quiet"]
 # The build cache backend.
 CacheBackend = Literal["registry", "local", "inline", "none"]
 

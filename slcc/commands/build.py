@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from slcc.commands import push
 from slcc.emitting import emit
@@ -23,16 +23,19 @@ from slcc.engine.protocol import (
 from slcc.errors import EngineError, InputError, SlccError
 from slcc.loading.project import Hashes, Project
 from slcc.model import Flavor
+from slcc.output.build_view import make_view
 from slcc.planning import explain
 from slcc.planning.plan import Plan, PlannedStep, forced_steps, make_plan
 from slcc.progress import attribution
-from slcc.progress.bake_log import fatal_failure
-from slcc.progress.printer import progress_printer
-from slcc.progress.records import StepFailure
+from slcc.progress.bake_log import fatal_failure, instruction_output
+from slcc.progress.records import StepEvent, StepFailure, StepRow
+from slcc.progress.tracker import BuildTracker, ProgressView
 from slcc.state import contexts
 from slcc.state.atomic import write_text_atomic
 from slcc.state.store import State
 from slcc.vocabulary import Progress, StepKey, StepStatus
+
+FAILURE_TAIL = 10  # output lines of the failing instruction shown with the failure
 
 
 @dataclass(frozen=True)
@@ -160,12 +163,17 @@ def _why(state: State, planned: PlannedStep) -> list[str]:
 
 @dataclass(frozen=True)
 class BuildIO:
-    """Where a build reports and what it runs on: warnings, progress lines, the engine, a cancel token."""
+    """Where a build reports and what it runs on: warnings, progress lines, the engine, a cancel token.
+
+    ``terminal`` is the stream a live view may draw on (the CLI's stderr); without one,
+    ``--progress auto`` prints plain lines through ``echo``.
+    """
 
     warn: Callable[[str], None]
     echo: Callable[[str], None]
     engine: Engine
     cancel: CancelToken | None = None
+    terminal: TextIO | None = None
 
 
 def build(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
@@ -211,7 +219,7 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO) -> Build
         report.baked = True
         outcome = _run_bake(project, planned, options, report.run_dir, io)
         built = _built(project, plan, outcome, io)
-        failure = _failed_step(project, plan, outcome, built)
+        failure = _failed_step(project, plan, outcome, built, report.log)
         _record(project, plan, outcome, built, failure, state, results)
         if outcome.returncode != 0 or outcome.cancelled_by:
             report.ok = False
@@ -285,21 +293,61 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
                           push=options.push and planned.registry_ok, no_cache=options.no_cache,
                           variables=emit.variable_values(settings))
     io.echo(f"building {len(targets)} step(s): {', '.join(f'{f}/{s}' for f, s in sorted(plan.stale))}")
-    return io.engine.bake(request, progress_printer(options.progress, io.echo), io.cancel)
+    tracker = BuildTracker(_start_rows(plan), _candidates(project, plan), targets, time.monotonic())
+    view = make_view(options.progress, io.echo, io.terminal)
+    try:
+        _show(view, tracker.start())
+        outcome = io.engine.bake(request, lambda line: _show(view, tracker.feed(line, time.monotonic())), io.cancel)
+        _show(view, tracker.finish(outcome.returncode == 0 and not outcome.cancelled_by, time.monotonic()))
+    finally:
+        view.close()
+    return outcome
 
 
-def _failed_step(project: Project, plan: Plan, outcome: BakeOutcome, built: set[StepKey]) -> StepFailure | None:
+def _start_rows(plan: Plan) -> list[StepRow]:
+    return [StepRow(f"{s.flavor}/{s.step}", "waiting" if s.key in plan.stale else "cached") for s in plan.steps]
+
+
+def _show(view: ProgressView, events: Sequence[StepEvent]) -> None:
+    for event in events:
+        view.show(event)
+
+
+def _candidates(project: Project, plan: Plan,
+                built: set[StepKey] | None = None) -> dict[str, list[attribution.Candidate]]:
+    """Per bake target: the steps that may own its vertices, its own first (slcc.progress.attribution)."""
+    names = emit.target_names(project.flavors)
+    out = {}
+    for key in plan.stale:
+        flavor = project.flavor(key[0])
+        keys = [key, *((key[0], d) for d in _stale_below(flavor, key[1], plan))]
+        out[names[key]] = [attribution.Candidate(k, _read(flavor.steps[k[1]].dockerfile), k in (built or set()),
+                                                 _contexts(flavor, k[1])) for k in keys]
+    return out
+
+
+def _contexts(flavor: Flavor, step: str) -> frozenset[str]:
+    return frozenset([*flavor.steps[step].depends, *flavor.steps[step].mappings])
+
+
+def _failed_step(project: Project, plan: Plan, outcome: BakeOutcome, built: set[StepKey],
+                 log: Path | None = None) -> StepFailure | None:
     """The step whose instruction failed the bake (see slcc.progress.attribution)."""
     fatal = fatal_failure(outcome.progress)
-    names = emit.target_names(project.flavors)
-    labelled = next((k for k in plan.stale if names[k] == fatal.target), None) if fatal else None
-    if fatal is None or labelled is None:
+    candidates = _candidates(project, plan, built).get(fatal.target) if fatal else None
+    if fatal is None or not candidates:
         return None
-    flavor = project.flavor(labelled[0])
-    keys = [labelled, *((labelled[0], d) for d in _stale_below(flavor, labelled[1], plan))]
-    candidates = [attribution.Candidate(key, _read(flavor.steps[key[1]].dockerfile), key in built) for key in keys]
     owner = attribution.owner(fatal, outcome.progress.snippet, candidates)
-    return StepFailure(owner[0], owner[1], fatal.instruction, fatal.error)
+    return StepFailure(owner[0], owner[1], fatal.instruction, fatal.error, _output(log, fatal.instruction))
+
+
+def _output(log: Path | None, instruction: str) -> tuple[str, ...]:
+    """The failing instruction's last output lines, shown inline with the failure."""
+    try:
+        return instruction_output(log.read_text(encoding="utf-8", errors="replace").splitlines(), instruction,
+                                  FAILURE_TAIL) if log else ()
+    except OSError:
+        return ()
 
 
 def _read(path: Path) -> str:

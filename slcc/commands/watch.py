@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TextIO
 
 from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, build
 from slcc.engine.protocol import Cancelled, CancelToken, Engine
@@ -289,6 +289,7 @@ class WatchOutput:
     cycle: Callable[[Cycle], None]
     echo: Callable[[str], None]
     warn: Callable[[str], None]
+    terminal: TextIO | None = None  # where each cycle's live build view draws (see BuildIO)
 
 
 class WatchLimitError(SlccError):
@@ -436,7 +437,7 @@ class Watcher:
     def _build(self, done: Callable[..., Cycle]) -> Cycle:
         options = BuildOptions(goals=self.options.goals, progress=self.options.progress)
         token = CancelToken()
-        io = BuildIO(self.output.warn, self.output.echo, self.engine, token)
+        io = BuildIO(self.output.warn, self.output.echo, self.engine, token, self.output.terminal)
         with self._cond:
             self._running = token if self.options.restart else None
         self._restart_if_relevant()  # changes that arrived while this cycle was being prepared

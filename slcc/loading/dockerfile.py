@@ -299,3 +299,21 @@ def _substitute(value: str, env: dict[str, str]) -> str:
     except shellwords.ShellError:
         return value
     return expanded if all(n in env for n in re.findall(r"\$\{?(\w+)", value)) else value
+
+
+def stage_instructions(text: str) -> tuple[tuple[str, ...], ...]:
+    """Each stage's instructions (continuations joined, FROM first), for naming a vertex's step.
+
+    Unparseable text has no stages: progress attribution then falls back to the label.
+    """
+    try:
+        lines, _ = _logical_lines(text)
+    except DockerfileSyntaxError:
+        return ()
+    stages: list[list[str]] = []
+    for _, line in lines:
+        if line.split(None, 1)[0].upper() == "FROM":
+            stages.append([])
+        if stages:  # ARGs before the first FROM belong to no stage
+            stages[-1].append(line.strip())
+    return tuple(tuple(stage) for stage in stages)

@@ -12,13 +12,25 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from slcc.progress.records import SourceLine, SourceSnippet, VertexEvent, VertexFailure, VertexState
+from slcc.progress.records import (
+    SourceLine,
+    SourceSnippet,
+    StagePosition,
+    VertexEvent,
+    VertexFailure,
+    VertexState,
+)
 
 VERTEX_LINE = re.compile(r"^#(\d+) \[([^\] ]+)(?: [^\]]*)?\] (.*)$")
 VERTEX_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
 VERTEX_OUTPUT = re.compile(r"^#(\d+) \d+\.\d+ (.*)$")
 _VERTEX_END = re.compile(r"^#(\d+) (DONE|CACHED|CANCELED)(?: ([\d.]+)s)?$")
 _STEP_LINE = re.compile(r"^#(\d+) ")
+_POSITION = re.compile(r"^#\d+ \[(?:[^\]]* )?(\d+)/(\d+)\] ")  # [target stage N/M]
+# containerd's content store retrying concurrent writes of one layer (moby/buildkit#3027): it
+# reads as an error, but the write is retried and the build succeeds.
+_BENIGN_RETRY = re.compile(r"\(\*service\)\.Write failed: rpc error: code = Unavailable desc = ref "
+                           r"\S*layer-sha256:[0-9a-f]+ locked")
 _SNIPPET_HEAD = re.compile(r"^(\S+):(\d+)$")
 _SNIPPET_LINE = re.compile(r"^\s*(\d+) \| (>>> |    )?(.*)$")
 _FRAME = "--------------------"
@@ -36,6 +48,11 @@ class BakeProgress:
     snippet: SourceSnippet | None = None  # the failing Dockerfile lines, when BuildKit printed them
 
 
+def is_benign(line: str) -> bool:
+    """Engine noise that reads like an error but is none: kept in the log, never shown or counted."""
+    return _BENIGN_RETRY.search(line) is not None
+
+
 class ProgressParser:
     """Follows plain progress output: vertex events, per-target activity, failing instructions."""
 
@@ -44,6 +61,7 @@ class ProgressParser:
         # With a single target, buildx does not prefix vertex names with the target name.
         self.only = targets[0] if len(targets) == 1 else None
         self.vertices: dict[str, tuple[str | None, str]] = {}  # id -> (target, instruction)
+        self.positions: dict[str, StagePosition] = {}  # id -> N/M of its label
         self.first: dict[str, float] = {}
         self.last: dict[str, float] = {}
         self.failures: list[VertexFailure] = []
@@ -52,8 +70,12 @@ class ProgressParser:
         self._snippet = _SnippetReader()
 
     def feed(self, line: str, now: float) -> None:
+        if is_benign(line):
+            return
         self._snippet.feed(line)
         if match := VERTEX_LINE.match(line):
+            if (at := _POSITION.match(line)) and match.group(1) not in self.vertices:
+                self.positions[match.group(1)] = StagePosition(int(at.group(1)), int(at.group(2)))
             self._started(match.group(1), match.group(2), match.group(3), now)
         elif match := VERTEX_ERROR.match(line):
             self._ended(match.group(1), "failed", now, error=match.group(2))
@@ -72,16 +94,18 @@ class ProgressParser:
             target = self.only if self.only is not None and label != "internal" else None
         if vid not in self.vertices:
             self.vertices[vid] = (target, instruction)
-            self.events.append(VertexEvent(int(vid), "started", target, instruction, now))
+            self.events.append(VertexEvent(int(vid), "started", target, instruction, now,
+                                           position=self.positions.get(vid)))
 
     def _ended(self, vid: str, state: VertexState, now: float, seconds: float | None = None,
                error: str | None = None) -> None:
         if vid not in self.vertices:
             return
         target, instruction = self.vertices[vid]
-        self.events.append(VertexEvent(int(vid), state, target, instruction, now, seconds, error))
+        position = self.positions.get(vid)
+        self.events.append(VertexEvent(int(vid), state, target, instruction, now, seconds, error, position))
         if state == "failed" and target is not None and error is not None:
-            self.failures.append(VertexFailure(target, instruction, error))
+            self.failures.append(VertexFailure(target, instruction, error, position))
 
     def result(self) -> BakeProgress:
         durations = {t: round(self.last[t] - self.first[t], 2) for t in self.first}

@@ -1,28 +1,67 @@
-"""Printing bake progress for people: the full plain output, one line per instruction, or nothing."""
+"""Build progress as lines: one per instruction a step starts and per status it ends in, or JSON.
+
+Every line names the step that owns the instruction (slcc.progress.attribution), not the
+target buildx happened to label it with. The live terminal view is slcc.output.live_view.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
-from slcc.progress.bake_log import VERTEX_ERROR, VERTEX_LINE
-from slcc.vocabulary import Progress
+from slcc.progress.records import StepEvent
 
 
-def progress_printer(mode: Progress, echo: Callable[[str], None]) -> Callable[[str], None] | None:
-    """A line callback for bake's output in ``mode`` (None: print nothing)."""
-    if mode == "quiet":
-        return None
-    if mode == "plain":
-        return echo
-    seen: set[str] = set()
+class QuietView:
+    def show(self, event: StepEvent) -> None:
+        pass
 
-    def condensed(line: str) -> None:
-        # One line per build instruction as it starts, and every error.
-        match = VERTEX_LINE.match(line)
-        if match and match.group(1) not in seen and "[internal]" not in line:
-            seen.add(match.group(1))
-            echo(f"  [{match.group(2)}] {match.group(3)}")
-        elif line.startswith("ERROR:") or (VERTEX_ERROR.match(line) and "cache import" not in line):
-            echo("  " + line)
+    def close(self) -> None:
+        pass
 
-    return condensed
+
+class LinesView:
+    """Plain lines through ``echo``; with ``output`` also every line the instructions print."""
+
+    def __init__(self, echo: Callable[[str], None], output: bool) -> None:
+        self.echo = echo
+        self.output = output
+
+    def show(self, event: StepEvent) -> None:
+        if (line := step_line(event, self.output)) is not None:
+            self.echo(line)
+
+    def close(self) -> None:
+        pass
+
+
+class JsonView:
+    """One JSON object per event: step, status, instruction, timing (and ``output`` lines)."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self.echo = echo
+
+    def show(self, event: StepEvent) -> None:
+        self.echo(json.dumps(event.as_json()))
+
+    def close(self) -> None:
+        pass
+
+
+def step_line(event: StepEvent, output: bool) -> str | None:
+    """The plain line for ``event``; None for what plain lines leave out (waiting rows, output)."""
+    row = event.row
+    prefix = f"[{row.step}]"
+    if event.output is not None:
+        return f"{prefix}   {event.output}" if output else None
+    elapsed = row.elapsed(event.at)
+    took = f" in {elapsed:.1f} s" if elapsed is not None else ""
+    if row.status == "running":
+        return f"{prefix} {row.instruction}"
+    if row.status == "failed":
+        return f"{prefix} FAILED at {row.instruction}{took}"
+    if row.status in ("done", "stopped"):
+        return f"{prefix} {row.status}{took}"
+    if row.status == "cached" and row.started is not None:  # fresh steps were listed before the bake
+        return f"{prefix} cached{took}"
+    return None

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 VertexState = Literal["started", "done", "cached", "failed", "canceled"]
+
+
+@dataclass(frozen=True)
+class StagePosition:
+    """``N/M`` of a vertex label ``[target stage N/M]``: which numbered instruction of its stage it is.
+
+    BuildKit numbers FROM, RUN, COPY, ADD and WORKDIR; M counts them all, N starts at 1 with
+    FROM, or at the first instruction after FROM when FROM names a context or an earlier stage.
+    """
+
+    index: int
+    size: int
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,7 @@ class VertexEvent:
     at: float  # when slcc read the line (monotonic seconds)
     seconds: float | None = None  # BuildKit's own duration, from DONE
     error: str | None = None
+    position: StagePosition | None = None  # set for Dockerfile instructions only
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,7 @@ class VertexFailure:
     target: str
     instruction: str
     error: str
+    position: StagePosition | None = None  # its ``[stage N/M]``, for attribution
 
     @property
     def harmless(self) -> bool:
@@ -67,6 +81,7 @@ class StepFailure:
     step: str
     instruction: str
     error: str
+    output: tuple[str, ...] = ()  # the failing instruction's last output lines
 
     @property
     def key(self) -> tuple[str, str]:
@@ -75,5 +90,47 @@ class StepFailure:
     def summary(self) -> str:
         return f"{self.instruction}: {self.error}"
 
-    def as_json(self) -> dict[str, str]:
-        return {"instruction": self.instruction, "error": self.error}
+    def as_json(self) -> dict[str, Any]:
+        return {"instruction": self.instruction, "error": self.error, "output": list(self.output)}
+
+
+StepState = Literal["waiting", "cached", "running", "done", "failed", "stopped"]
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One step's row in a build view: status, since when, and the instruction it runs."""
+
+    step: str  # flavor/step
+    status: StepState
+    instruction: str = ""
+    started: float | None = None  # seconds after the bake started
+    ended: float | None = None
+
+    def elapsed(self, now: float) -> float | None:
+        """Seconds it ran (until ``now`` while it runs); None when it never ran."""
+        if self.started is None:
+            return None
+        return max(0.0, (self.ended if self.ended is not None else now) - self.started)
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """What a build view shows: a step's new status or instruction, or a line of its output."""
+
+    row: StepRow
+    at: float  # seconds after the bake started
+    output: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        row = self.row
+        data: dict[str, Any] = {"step": row.step, "status": row.status, "instruction": row.instruction or None,
+                                "time": round(self.at, 3), "started": _rounded(row.started),
+                                "elapsed": _rounded(row.elapsed(self.at))}
+        if self.output is not None:
+            data["output"] = self.output
+        return data
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -13,7 +13,7 @@ import pytest
 
 from slcc.progress.attribution import Candidate, owner
 from slcc.progress.bake_log import BakeProgress, fatal_failure, instruction_output, parse_lines
-from slcc.progress.records import SourceLine, VertexFailure
+from slcc.progress.records import SourceLine, StagePosition, VertexFailure
 
 LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "bake_logs"
 TARGETS = ["ft_base", "ft_mid", "ft_app"]
@@ -41,7 +41,8 @@ def test_base_failing_with_a_build_arg_is_blamed_on_base_though_labelled_app() -
     fatal = fatal_failure(progress)
     assert fatal == VertexFailure(
         "ft_app", "RUN sleep 1 && echo failing now && exit 3",
-        'process "/bin/sh -c sleep ${SLEEP} && echo failing now && exit 3" did not complete successfully: exit code: 3')
+        'process "/bin/sh -c sleep ${SLEEP} && echo failing now && exit 3" did not complete successfully: exit code: 3',
+        StagePosition(3, 3))  # base's [3/3], though labelled ft_app
     assert progress.snippet is not None and progress.snippet.file == "Dockerfile"
     assert SourceLine(5, "RUN sleep ${SLEEP} && echo failing now && exit 3", True) in progress.snippet.lines
     assert owner(fatal, progress.snippet, candidates(APP_OK, MID_FIRST, BASE_FAILS)) == ("ft", "base")
@@ -107,7 +108,7 @@ ERROR: failed to solve: process "/bin/sh -c exit 3" did not complete successfull
 def test_fatal_failure_is_the_one_bake_reports_not_a_cache_miss() -> None:
     progress = parse_lines(LOG.splitlines(), ["demo_base", "demo_app"])
     assert fatal_failure(progress) == VertexFailure(
-        "demo_base", "RUN exit 3", 'process "/bin/sh -c exit 3" did not complete successfully: exit code: 3')
+        "demo_base", "RUN exit 3", 'process "/bin/sh -c exit 3" did not complete successfully: exit code: 3', StagePosition(3, 3))
     assert set(progress.durations) == {"demo_base", "demo_app"}
     assert [e.state for e in progress.events if e.vertex == 15] == ["started", "canceled"]
 
@@ -115,11 +116,11 @@ def test_fatal_failure_is_the_one_bake_reports_not_a_cache_miss() -> None:
 def test_single_target_vertices_have_no_target_prefix() -> None:
     log = "#5 [stage-0 2/2] RUN false\n#5 ERROR: process \"/bin/sh -c false\" failed\nERROR: failed to solve: x\n"
     progress = parse_lines(log.splitlines(), ["demo_app"])
-    assert fatal_failure(progress) == VertexFailure("demo_app", "RUN false", 'process "/bin/sh -c false" failed')
+    assert fatal_failure(progress) == VertexFailure("demo_app", "RUN false", 'process "/bin/sh -c false" failed', StagePosition(2, 2))
 
 
 def test_single_target_step_counter_without_stage_name() -> None:
     # buildx 0.13 prints "[1/2]" alone when one target has an unnamed single stage.
     log = "#7 [1/2] FROM x\n#8 [2/2] RUN exit 4\n#8 ERROR: process \"/bin/sh -c exit 4\" failed\nERROR: failed to solve: process \"/bin/sh -c exit 4\" failed\n"
     progress = parse_lines(log.splitlines(), ["demo_app"])
-    assert fatal_failure(progress) == VertexFailure("demo_app", "RUN exit 4", 'process "/bin/sh -c exit 4" failed')
+    assert fatal_failure(progress) == VertexFailure("demo_app", "RUN exit 4", 'process "/bin/sh -c exit 4" failed', StagePosition(2, 2))
