@@ -93,5 +93,5 @@ def option_choices(command: click.Command, name: str) -> list[str]:
 
 def test_cli_choices_come_from_the_vocabulary() -> None:
     for command in ("build", "export", "test", "watch"):
-        assert option_choices(cli.main.commands[command], "progress") == choices(Progress) == ["auto", "plain", "quiet"]
+        assert option_choices(cli.main.commands[command], "progress") == choices(Progress) == ["auto", "plain", "json", "quiet"]
     assert option_choices(cli.main.commands["build"], "cache") == choices(CacheBackend)
