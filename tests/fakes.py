@@ -50,12 +50,18 @@ class FakeEngine:
     journal: CommandJournal = field(default_factory=CommandJournal)
     builder_info: BuilderInfo = field(
         default_factory=lambda: BuilderInfo("default", "docker", ("default",), ("linux/amd64",)))
+    labels: dict[str, str | None] = field(default_factory=dict)  # hash label per tag; default None (unlabelled)
 
     def local_tags(self, repositories: Iterable[str]) -> set[str]:
         if self.local_down:
             raise EngineError("cannot reach the Docker daemon (fake)")
         repos = set(repositories)
         return {t for t in self.local if t.rpartition(":")[0] in repos}
+
+    def local_images(self, tags: Sequence[str]) -> dict[str, str | None]:
+        if self.local_down:
+            raise EngineError("cannot reach the Docker daemon (fake)")
+        return {t: self.labels.get(t) for t in tags if t in self.local}
 
     def registry_tags(self, tags: Sequence[str]) -> set[str]:
         if self.registry_down:

@@ -120,6 +120,22 @@ def check_options(project: Project, options: BuildOptions) -> dict[str, tuple[st
     return goals
 
 
+def _trusted_local(hashes: Hashes, repository: str, engine: Engine, warn: Callable[[str], None]) -> set[str]:
+    """Local tags of these steps whose image carries the hash its tag names.
+
+    An image retagged by hand under a hash tag would otherwise count as fresh and poison
+    its dependents: it is rebuilt instead. Unlabelled images (no socket to ask) are trusted.
+    """
+    digests = {h.tag(repository): h.digest for steps in hashes.values() for h in steps.values()}
+    trusted = set()
+    for tag, label in engine.local_images(sorted(digests)).items():
+        if label is None or label == digests[tag]:
+            trusted.add(tag)
+        else:
+            warn(f"{tag} holds an image labelled org.slcc.hash={label[:12]}..., not its tag's hash; rebuilding it")
+    return trusted
+
+
 def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], None], engine: Engine) -> PlannedBuild:
     """Hash every step and decide what is stale, asking the local store and the registry.
 
@@ -134,7 +150,7 @@ def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], No
         for f in project.flavors
         if f.name in goals
     }
-    local = engine.local_tags(f"{settings.repository}/{f.image_name}" for f in project.flavors)
+    local = _trusted_local(hashes, settings.repository, engine, warn)
     registry: set[str] = set()
     registry_ok, error = settings.registry_host is not None, None
     if registry_ok:

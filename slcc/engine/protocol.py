@@ -163,6 +163,11 @@ class Engine(Protocol):
     def local_tags(self, repositories: Iterable[str]) -> set[str]:
         """Tags present in the daemon's image store under ``repositories``."""
 
+    def local_images(self, tags: Sequence[str]) -> dict[str, str | None]:
+        """Which of ``tags`` the local store has, each with its ``org.slcc.hash`` label (None: none).
+
+        Asks about these tags only, so the cost does not grow with the images in the store."""
+
     def registry_tags(self, tags: Sequence[str]) -> set[str]:
         """Which of ``tags`` the registry has; RegistryUnavailable when it cannot answer,
         RegistryUnauthorized when it refuses the docker client's credentials (or wants some)."""

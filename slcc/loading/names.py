@@ -19,10 +19,11 @@ def check_names(flavors: Sequence[Flavor]) -> None:
     owners: dict[str, str] = {"default": "the bake group 'default'"}
     images: dict[str, Flavor] = {}
     for flavor in flavors:
-        if flavor.name in images:
-            other = images[flavor.name]
-            raise InputError(f"flavor name {flavor.name!r} is also the name of {other.toml_path}", flavor.toml_path)
-        images[flavor.name] = flavor
+        other = images.get(flavor.image_name)
+        if other is not None:
+            raise InputError(f"flavor {flavor.name!r} has the image name {flavor.image_name!r} of {other.toml_path}",
+                             flavor.toml_path)
+        images[flavor.image_name] = flavor
         for step, name in ((None, target_name(flavor.name)),
                            *((s, target_name(flavor.name, s)) for s in flavor.steps)):
             what = f"bake group {name!r} of flavor {flavor.name!r}" if step is None else \

@@ -59,18 +59,17 @@ def write_user_file(path: Path, text: str) -> None:
     A target that exists and is not a regular file (``/dev/stdout``, a FIFO, a pipe) is
     written in place; anything else is written atomically at the link's resolved target.
     """
-    target = Path(os.path.realpath(path))
     try:
-        mode = os.stat(target).st_mode
+        mode: int | None = os.stat(path).st_mode  # follows links, also /dev/stdout's magic one
     except FileNotFoundError:
-        mode = stat.S_IFREG
+        mode = None  # nothing there yet, or a dangling link: create its target
     except OSError as exc:
         raise WriteError(path, _reason(exc)) from None
-    if stat.S_ISREG(mode):
-        write_text_atomic(target, text)
+    if mode is None or stat.S_ISREG(mode):
+        write_text_atomic(Path(os.path.realpath(path)), text)
         return
     try:
-        with open(target, "w", encoding="utf-8") as f:
+        with open(path, "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as exc:
         raise WriteError(path, _reason(exc)) from None

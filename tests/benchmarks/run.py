@@ -3,6 +3,7 @@
     .venv/bin/python tests/benchmarks/run.py [--reps N] [--only ROW ...]      (make bench)
 
 Rows: noop, incremental, cold (build tools on the python3 flavor), watch (save-to-image),
+noop-images (no-op with 7 and 500 extra images in the repository, tests/benchmarks/bench_noop_images.py),
 emit (1,000-4,000 synthetic steps, per phase), hashing (tests/benchmarks/bench_hashing.py).
 Prints a table and writes results.json and results.md to --out (default .slcc/bench/).
 Not a test: nothing here asserts a speed; docs/benchmarks.md explains every row.
@@ -24,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout's s
 
 import bench_emit  # below the path insert on purpose
 import bench_hashing
+import bench_noop_images
 import bench_tools as bt
 import bench_watch
 
-ROWS = ("hashing", "emit", "noop", "incremental", "watch", "cold")  # run order: cold prunes, so last
+ROWS = ("hashing", "emit", "noop", "noop-images", "incremental", "watch", "cold")  # run order: cold prunes, so last
 TOOLS = ("slcc", "raw bake", "exaslct")
 Cell = float | str | None  # seconds, "n/a: why", or not applicable
 
@@ -137,6 +139,16 @@ def row_noop(ctx: Context) -> None:
     ctx.rows.append(Row("noop", "no-op build (python3, nothing changed)", cells, note=note, samples=samples))
 
 
+def row_noop_images(ctx: Context) -> None:
+    log("row noop-images: no-op with 7 and with 500 extra images in the repository")
+    f = bench_noop_images.run(ctx.config.work / "noop-images", ctx.config.reps)
+    ctx.extra["noop_images"] = f
+    for count in (7, 500):
+        note = f"listing the whole repository instead: {f[f'list_{count}_s']:.3f} s"
+        ctx.rows.append(Row(f"noop-images{count}", f"no-op build (2 steps), {count} extra images in the repository",
+                            {"slcc": f[f"noop_{count}_s"]}, note=note))
+
+
 def row_incremental(ctx: Context) -> None:
     log("row incremental: one-line client change, then rebuild")
     before = bt.bench_image_refs()
@@ -234,10 +246,10 @@ def row_hashing(ctx: Context) -> None:
 
 
 ROW_FUNCS: dict[str, Callable[[Context], None]] = {
-    "hashing": row_hashing, "emit": row_emit, "noop": row_noop,
+    "hashing": row_hashing, "emit": row_emit, "noop": row_noop, "noop-images": row_noop_images,
     "incremental": row_incremental, "watch": row_watch, "cold": row_cold,
 }
-NEEDS_ENGINE = {"noop", "incremental", "watch", "cold"}
+NEEDS_ENGINE = {"noop", "noop-images", "incremental", "watch", "cold"}
 
 
 # --- output --------------------------------------------------------------------------------------
