@@ -17,6 +17,7 @@ import click
 from slcc import __version__
 from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, build, plan_build
 from slcc.emitting import emit
+from slcc.engine import signals
 from slcc.engine.docker import DockerEngine
 from slcc.engine.protocol import Cancelled
 from slcc.errors import SlccError
@@ -41,6 +42,7 @@ class SlccGroup(click.Group):
     """Turns slcc's errors into one line and an exit code."""
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
+        signals.install()  # SIGTERM and SIGHUP end slcc like Ctrl-C, with 143 and 129
         try:
             return super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
@@ -51,18 +53,19 @@ class SlccGroup(click.Group):
         except click.ClickException as exc:
             click.echo(f"slcc: error: {' '.join(exc.format_message().split())}", err=True)
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
+        except click.exceptions.Abort as exc:  # click's wrapper around KeyboardInterrupt
             click.echo("slcc: interrupted", err=True)
-            sys.exit(130)
+            cause = exc.__cause__
+            sys.exit(signals.exit_code(cause) if isinstance(cause, KeyboardInterrupt) else 130)
         except SlccError as exc:
             click.echo(f"slcc: error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except Cancelled as exc:
             click.echo("slcc: interrupted", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.echo("slcc: interrupted", err=True)
-            sys.exit(130)
+            sys.exit(signals.exit_code(exc))
 
 
 def _usage_line(exc: click.UsageError) -> str:

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from slcc.commands import push
 from slcc.emitting import emit
+from slcc.engine import signals
 from slcc.engine.protocol import (
     BakeOutcome,
     BakeRequest,
@@ -36,6 +37,7 @@ from slcc.state.store import State
 from slcc.vocabulary import Progress, StepKey, StepStatus
 
 FAILURE_TAIL = 10  # output lines of the failing instruction shown with the failure
+RACE_ATTEMPTS = 3  # plans per build when concurrent builds store the same tags
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,9 @@ class BuildReport:
 class BuildFailed(SlccError):
     """A bake ran and failed; the report says which step and where the log is."""
 
-    def __init__(self, report: BuildReport) -> None:
+    def __init__(self, report: BuildReport, raced: bool = False) -> None:
         self.report = report
+        self.raced = raced  # lost a race with a concurrent build storing the same tag: worth planning again
         super().__init__(report.error or "build failed")
 
 
@@ -202,11 +205,18 @@ def build(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
     if options.push and project.settings.registry_host is None:
         raise InputError(f"the image repository {project.settings.repository!r} names no registry to push to "
                          "(e.g. --repository 127.0.0.1:5000/slcc)", "--push")
-    with State(project.settings.state_dir).build_lock(io.echo):
-        return _build_locked(project, options, io)
+    with State(project.settings.state_dir).build_lock(io.echo) as lock_fd:
+        for attempt in range(1, RACE_ATTEMPTS + 1):
+            try:
+                return _build_locked(project, options, io, lock_fd)
+            except BuildFailed as exc:
+                if not exc.raced or attempt == RACE_ATTEMPTS:
+                    raise
+                io.warn("another build on this daemon stored the same image at the same moment; planning again")
+        raise AssertionError("unreachable")
 
 
-def _build_locked(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
+def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd: int) -> BuildReport:
     start = time.monotonic()
     warnings: list[str] = []
 
@@ -233,25 +243,45 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO) -> Build
         report.run_dir = state.new_run()
         report.log = report.run_dir / "build.log"
         report.baked = True
-        outcome = _run_bake(project, planned, options, report.run_dir, io)
-        built = _built(project, plan, outcome, io)
-        failure = _failed_step(project, plan, outcome, built, report.log)
-        _record(project, plan, outcome, built, failure, state, results)
-        if outcome.returncode != 0 or outcome.cancelled_by:
-            report.ok = False
-            report.error = _failure_message(outcome, failure, report.log)
-    if report.ok and options.push:
-        _push_after_build(project, planned, options.goals, report, io)
-    if report.log:
-        _journal_to_log(io.engine, mark, report.log)
-    report.seconds = round(time.monotonic() - start, 2)
-    if report.run_dir:
-        write_text_atomic(report.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n")
+        outcome = _run_bake(project, planned, options, report.run_dir, io, lock_fd)
+    with signals.deferred():  # a second Ctrl-C must not lose the results or report.json
+        if outcome is not None and report.log is not None:
+            outcome = _settle(project, plan, outcome, state, results, report, io)
+        if report.ok and options.push:
+            _push_after_build(project, planned, options.goals, report, io)
+        if report.log:
+            _journal_to_log(io.engine, mark, report.log)
+        report.seconds = round(time.monotonic() - start, 2)
+        if report.run_dir:
+            write_text_atomic(report.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n")
     if outcome is not None and outcome.cancelled_by:
         raise Cancelled(outcome.cancelled_by, outcome.signum)
     if not report.ok:
-        raise BuildFailed(report)
+        raise BuildFailed(report, raced=outcome is not None and _raced(outcome))
     return report
+
+
+def _settle(project: Project, plan: Plan, outcome: BakeOutcome, state: State,
+            results: dict[StepKey, StepResult], report: BuildReport, io: BuildIO) -> BakeOutcome:
+    """Record what the bake produced; a failed bake whose images all exist anyway succeeded."""
+    built = _built(project, plan, outcome, io)
+    if outcome.returncode != 0 and not outcome.cancelled_by and built == plan.stale:
+        # Tags are content hashes: whoever stored the image, it is the image this build wanted.
+        errors = outcome.progress.error_lines
+        io.warn(f"bake exited {outcome.returncode} ({errors[-1] if errors else 'no error line'}), "
+                "but every image it was to build exists: counted as built")
+        outcome = replace(outcome, returncode=0)
+    failure = _failed_step(project, plan, outcome, built, report.log)
+    _record(project, plan, outcome, built, failure, state, results)
+    if outcome.returncode != 0 or outcome.cancelled_by:
+        report.ok = False
+        report.error = _failure_message(outcome, failure, report.log or Path("build.log"))
+    return outcome
+
+
+def _raced(outcome: BakeOutcome) -> bool:
+    """The bake failed only because a concurrent build stored one of its tags first."""
+    return any("already exists" in line for line in outcome.progress.error_lines)
 
 
 def _prepare(project: Project, planned: PlannedBuild, options: BuildOptions, io: BuildIO) -> None:
@@ -291,7 +321,7 @@ def _push_after_build(project: Project, planned: PlannedBuild, goals: Sequence[s
 
 
 def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, run_dir: Path,
-              io: BuildIO) -> BakeOutcome:
+              io: BuildIO, lock_fd: int) -> BakeOutcome:
     """Emit a bake file for exactly the stale steps and run it."""
     settings = project.settings
     if not planned.registry_ok and settings.cache_backend == "registry":
@@ -307,7 +337,7 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
     # The file's variable defaults are these settings; the environment must not override them.
     request = BakeRequest(bake_file, targets, settings.repo_root, run_dir / "build.log", builder=settings.builder,
                           push=options.push and planned.registry_ok, no_cache=options.no_cache,
-                          variables=emit.variable_values(settings))
+                          variables=emit.variable_values(settings), hold_fds=(lock_fd,))
     io.echo(f"building {len(targets)} step(s): {', '.join(f'{f}/{s}' for f, s in sorted(plan.stale))}")
     tracker = BuildTracker(_start_rows(plan), _candidates(project, plan), targets, time.monotonic())
     view = make_view(options.progress, io.echo, io.terminal)

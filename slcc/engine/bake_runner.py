@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import IO
 
 from slcc.engine.protocol import BakeOutcome, BakeRequest, CancelToken, CommandJournal, CommandRecord
+from slcc.engine.signals import interrupt_reason
 from slcc.errors import EngineError
 from slcc.progress.bake_log import ProgressParser
 
@@ -37,22 +40,29 @@ def run_bake(request: BakeRequest, journal: CommandJournal, on_line: Callable[[s
     command = bake_command(request)
     request.log.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
+    if shutil.which("docker") is None:
+        journal.add(CommandRecord(tuple(command), None, 0.0))
+        raise EngineError("the docker CLI is not installed; " + ENGINE_HINT, command)
+    lifeline, keep = os.pipe()  # slcc keeps ``keep`` open; its end-of-file tells the guard slcc is gone
     try:
         # Own session: a terminal Ctrl-C reaches slcc only, and slcc stops bake deliberately.
         proc = subprocess.Popen(
-            command, cwd=request.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            errors="replace", bufsize=1, start_new_session=True, env={**os.environ, **request.variables},
+            [sys.executable, "-m", "slcc.engine.guard", *command], cwd=request.cwd, stdin=lifeline,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+            start_new_session=True, pass_fds=request.hold_fds, env={**os.environ, **request.variables},
         )
-    except FileNotFoundError:
-        journal.add(CommandRecord(tuple(command), None, 0.0))
-        raise EngineError("the docker CLI is not installed; " + ENGINE_HINT, command) from None
+    finally:
+        os.close(lifeline)
     parser = ProgressParser(request.targets)
-    with request.log.open("w", encoding="utf-8") as log:
-        stopped = _follow(proc, log, parser, on_line, token)
-        if stopped:
-            _stop(proc, token)
-            log.write(f"\n[slcc] bake stopped ({token.reason})\n")
-        _wait(proc, token)
+    try:
+        with request.log.open("w", encoding="utf-8") as log:
+            stopped = _follow(proc, log, parser, on_line, token)
+            if stopped:
+                _stop(proc, token)
+                log.write(f"\n[slcc] bake stopped ({token.reason})\n")
+            _wait(proc, token)
+    finally:
+        os.close(keep)
     seconds = round(time.monotonic() - start, 2)
     journal.add(CommandRecord(tuple(command), proc.returncode, seconds))
     # A restart asked for after bake ended on its own changes nothing; an interrupt always counts.
@@ -76,8 +86,8 @@ def _follow(proc: subprocess.Popen[str], log: IO[str], parser: ProgressParser,
                     on_line(line)
             if token.cancelled:
                 return True
-    except KeyboardInterrupt:
-        token.cancel("user-interrupt")
+    except KeyboardInterrupt as exc:
+        token.cancel(*interrupt_reason(exc))
         return True
     return False
 
@@ -119,8 +129,8 @@ def _stop(proc: subprocess.Popen[str], token: CancelToken) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
-        except KeyboardInterrupt:
-            token.cancel("user-interrupt")
+        except KeyboardInterrupt as exc:
+            token.cancel(*interrupt_reason(exc))
 
 
 def _wait(proc: subprocess.Popen[str], token: CancelToken) -> None:
@@ -129,6 +139,6 @@ def _wait(proc: subprocess.Popen[str], token: CancelToken) -> None:
         try:
             proc.wait()
             return
-        except KeyboardInterrupt:
-            token.cancel("user-interrupt")
+        except KeyboardInterrupt as exc:
+            token.cancel(*interrupt_reason(exc))
             _stop(proc, token)

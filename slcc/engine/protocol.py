@@ -123,6 +123,7 @@ class BakeRequest:
     builder: str | None = None
     push: bool = False
     no_cache: bool = False
+    hold_fds: tuple[int, ...] = ()  # kept open while bake runs, even after slcc died (the build lock)
     # Set in bake's environment: they override the file's variable defaults and any value
     # the caller's environment holds under those names.
     variables: Mapping[str, str] = field(default_factory=dict)

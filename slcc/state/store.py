@@ -74,11 +74,13 @@ class State:
             self._warn(f"{exc}; `slcc explain` will not know this build")
 
     @contextlib.contextmanager
-    def build_lock(self, on_wait: Callable[[str], None]) -> Iterator[None]:
-        """One build at a time per state directory.
+    def build_lock(self, on_wait: Callable[[str], None]) -> Iterator[int]:
+        """One build at a time per state directory; yields the lock's file descriptor.
 
         Builds share the local cache directories, which BuildKit's local cache exporter cannot
-        write concurrently. The OS drops the lock with the process, so a crash never leaves it.
+        write concurrently. The OS drops the lock with the last process holding the descriptor,
+        so a crash never leaves it; a bake's guard holds it too (see slcc.engine.guard), so the
+        lock outlives a killed slcc exactly as long as its bake does.
         """
         lock = self.directory / "build.lock"
         try:
@@ -93,7 +95,7 @@ class State:
                 on_wait(f"waiting for another slcc build using {self.directory}")
                 fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield
+                yield handle.fileno()
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
