@@ -91,6 +91,13 @@ LANGUAGE_DEFINITIONS = '''\
 }
 '''
 
+# exaslct's form (script-languages-release flavors), rendered by generate-language-activation.
+LANGUAGE_TEMPLATE = (
+    "PYTHON3=localzmq+protobuf:///{{ bucketfs_name }}/{{ bucket_name }}/{{ path_in_bucket }}{{ release_name }}"
+    "?lang=python#buckets/{{ bucketfs_name }}/{{ bucket_name }}/{{ path_in_bucket }}{{ release_name }}"
+    "/exaudf/exaudfclient\n"
+)
+
 PACKAGES = '''\
 build_steps:
 - name: base
@@ -143,6 +150,7 @@ def flavor_files(prefix: str) -> dict[str, str]:
             "COPY language_definitions.json /build_info/language_definitions.json\n"
         ),
         f"{prefix}/flavor_base/language_definitions.json": LANGUAGE_DEFINITIONS,
+        f"{prefix}/flavor_base/language_definition": LANGUAGE_TEMPLATE,
         f"{prefix}/packages.yml": PACKAGES,
         f"{prefix}/FLAVOR_DESCRIPTION.md": "# A demo flavor\n",
     }
