@@ -372,9 +372,10 @@ def export_cmd(flavor: str | None, goal: str | None, output_dir: Path | None, pr
     (PLATFORM: x64, arm64 as in exaslct, else e.g. arm-v7), and --json prints a list.
 
     Builds what is stale first. The archive is named by the goal step's content hash, so
-    when it exists and matches its checksum file nothing is built or written. Left out of
-    the archive: the contents of dev/, proc/, sys/, var/cache/apt/, var/lib/apt/ and
-    var/lib/dpkg/ (the directories stay), and etc/hosts and etc/resolv.conf.
+    when it exists and matches its checksum file nothing is built or written. The layout
+    is exaslct's: the contents of dev/, proc/ and sys/ and the directories var/cache/apt,
+    var/lib/apt and var/lib/dpkg are left out, etc/resolv.conf and etc/hosts become links to
+    /conf/, and exasol-manifest.json is appended (docs/export-and-test.md).
     """
     from slcc.commands.export import ExportOptions, export  # noqa: PLC0415 - this block stays self-contained
 

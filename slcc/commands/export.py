@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import os
 import tarfile
 import tempfile
@@ -33,12 +34,17 @@ from slcc.state.atomic import write_text_atomic
 from slcc.state.store import State
 from slcc.vocabulary import Progress
 
-# What exaslct leaves out of its export (`tar -x --exclude` of dev/* proc/* etc/resolv.conf
-# etc/hosts var/cache/apt var/lib/apt var/lib/dpkg), plus sys/*, another kernel mount point.
-# The directories themselves stay, as empty directories, so the archive is a valid rootfs.
-DROPPED_CONTENTS: tuple[str, ...] = ("dev", "proc", "sys", "var/cache/apt", "var/lib/apt", "var/lib/dpkg")
+# exaslct's export layout (ExportContainerToCacheTask): `tar -x --exclude` of dev/* proc/*
+# etc/resolv.conf etc/hosts var/cache/apt var/lib/apt var/lib/dpkg (the last three with the
+# directory itself), then /etc/resolv.conf and /etc/hosts as symlinks to /conf/ (the database
+# mounts its own there) and exasol-manifest.json ("{}") appended. slcc also empties sys/,
+# another kernel mount point (dev, proc and sys stay as empty directories).
+DROPPED_CONTENTS: tuple[str, ...] = ("dev", "proc", "sys")
+DROPPED_TREES: tuple[str, ...] = ("var/cache/apt", "var/lib/apt", "var/lib/dpkg")
 # Written per container by the runtime; the image's copies are leftovers of the build host.
 DROPPED_FILES: frozenset[str] = frozenset({"etc/resolv.conf", "etc/hosts"})
+CONF_LINKS: tuple[tuple[str, str], ...] = (("etc/resolv.conf", "/conf/resolv.conf"), ("etc/hosts", "/conf/hosts"))
+MANIFEST = ("exasol-manifest.json", b"{}\n")
 GZIP_LEVEL = 6  # gzip's own default: level 9 costs about twice the time for ~1% size
 _CHUNK = 1 << 20
 _END_MARKER = 2 * tarfile.BLOCKSIZE
@@ -58,7 +64,24 @@ def member_path(name: str) -> str:
 def is_dropped(name: str) -> bool:
     """Whether the member ``name`` stays out of the exported archive."""
     path = member_path(name)
-    return path in DROPPED_FILES or any(path.startswith(d + "/") for d in DROPPED_CONTENTS)
+    return (path in DROPPED_FILES or any(path.startswith(d + "/") for d in DROPPED_CONTENTS)
+            or any(path == d or path.startswith(d + "/") for d in DROPPED_TREES))
+
+
+def _layout_members() -> list[tuple[tarfile.TarInfo, bytes | None]]:
+    """What exaslct adds after extracting: the /conf links, then exasol-manifest.json.
+
+    Fixed owner root and mtime 0, so the archive stays a pure function of the image.
+    """
+    members: list[tuple[tarfile.TarInfo, bytes | None]] = []
+    for name, target in CONF_LINKS:
+        link = tarfile.TarInfo(name)
+        link.type, link.linkname, link.mode = tarfile.SYMTYPE, target, 0o777
+        members.append((link, None))
+    manifest = tarfile.TarInfo(MANIFEST[0])
+    manifest.size, manifest.mode = len(MANIFEST[1]), 0o644
+    members.append((manifest, MANIFEST[1]))
+    return members
 
 
 @dataclass(frozen=True)
@@ -113,6 +136,7 @@ def filter_rootfs(source: IO[bytes], target: IO[bytes]) -> ArchiveStats:
     writer = _HashingWriter(target)
     reader = _TailReader(source)
     kept = dropped = 0
+    seen_etc = False
     with gzip.GzipFile(filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=writer, mtime=0) as gz, \
             tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|") as tar_in, \
             tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar_out:
@@ -120,7 +144,11 @@ def filter_rootfs(source: IO[bytes], target: IO[bytes]) -> ArchiveStats:
             if is_dropped(member.name) or (member.islnk() and is_dropped(member.linkname)):
                 dropped += 1
                 continue
+            if member_path(member.name) == MANIFEST[0]:
+                dropped += 1  # replaced by the manifest appended below, as exaslct's tar -r would shadow it
+                continue
             tar_out.addfile(member, tar_in.extractfile(member) if member.isreg() else None)
+            seen_etc = seen_etc or (member.isdir() and member_path(member.name) == "etc")
             kept += 1
         # tarfile takes a stream cut at a member boundary for a complete archive; a complete
         # one ends with two zero blocks (Go's archive/tar and tarfile both write them).
@@ -128,6 +156,14 @@ def filter_rootfs(source: IO[bytes], target: IO[bytes]) -> ArchiveStats:
         if reader.tail != bytes(_END_MARKER):
             msg = "the image tar ends early (no end-of-archive marker)"
             raise tarfile.ReadError(msg)
+        if not seen_etc:  # the links need their directory (exaslct's os.symlink would fail)
+            etc = tarfile.TarInfo("etc")
+            etc.type, etc.mode = tarfile.DIRTYPE, 0o755
+            tar_out.addfile(etc)
+            kept += 1
+        for info, content in _layout_members():
+            tar_out.addfile(info, io.BytesIO(content) if content is not None else None)
+            kept += 1
     return ArchiveStats(kept, dropped, writer.size, writer.digest.hexdigest())
 
 

@@ -77,6 +77,10 @@ def test_export_archive_checksum_and_rootfs(slcc: Slcc, repo: Path, tmp_path: Pa
         assert tar.extractfile("base.txt").read() == b"hello\nmain v1\n"  # type: ignore[union-attr]
         for mount in ("dev", "proc", "sys"):
             assert not [n for n in members if n.startswith(mount + "/")], f"{mount}/ is not empty"
+        # exaslct's layout, which the database expects: /conf links and the manifest.
+        assert members["etc/resolv.conf"].issym() and members["etc/resolv.conf"].linkname == "/conf/resolv.conf"
+        assert members["etc/hosts"].issym() and members["etc/hosts"].linkname == "/conf/hosts"
+        assert tar.extractfile("exasol-manifest.json").read() == b"{}\n"  # type: ignore[union-attr]
         tar.extractall(tmp_path / "rootfs", filter="tar")
     assert (tmp_path / "rootfs" / "bin" / "busybox").is_file()
 

@@ -68,10 +68,11 @@ def rootfs_tar() -> bytes:
 
 
 KEPT = {
-    "bin", "dev", "etc", "proc", "sys", "var", "var/lib", "var/lib/dpkg", "var/lib/apt", "var/cache",
-    "var/cache/apt", "bin/busybox", "bin/sh", "bin/ash", "etc/hostname", "var/lib/dpkg-keep.txt", LONG_NAME,
+    "bin", "dev", "etc", "proc", "sys", "var", "var/lib", "var/cache",
+    "bin/busybox", "bin/sh", "bin/ash", "etc/hostname", "var/lib/dpkg-keep.txt", LONG_NAME,
     "usr/bin/ping",
 }
+ADDED = {"etc/resolv.conf", "etc/hosts", "exasol-manifest.json"}  # exaslct's layout
 
 
 def filtered(raw: bytes) -> tuple[bytes, export.ArchiveStats]:
@@ -102,7 +103,9 @@ def test_member_path(name: str, path: str) -> None:
         pytest.param("./dev/pts", True, id="dev-subdir"),
         pytest.param("proc/self", True, id="proc"),
         pytest.param("sys/kernel", True, id="sys"),
-        pytest.param("var/lib/dpkg", False, id="dpkg-dir-kept"),
+        pytest.param("var/lib/dpkg", True, id="dpkg-dir-dropped-like-exaslct"),
+        pytest.param("var/cache/apt/", True, id="apt-cache-dir"),
+        pytest.param("var/cache", False, id="var-cache-kept"),
         pytest.param("var/lib/dpkg/status", True, id="dpkg-status"),
         pytest.param("var/lib/dpkgx/status", False, id="dpkg-prefix-only"),
         pytest.param("var/lib/apt/lists/x", True, id="apt-lists"),
@@ -121,16 +124,32 @@ def test_filter_drops_exactly_the_documented_members_and_keeps_content() -> None
     data, stats = filtered(rootfs_tar())
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         members = {m.name: m for m in tar.getmembers()}
-        assert set(members) == KEPT
+        assert set(members) == KEPT | ADDED
+        assert [m.name for m in tar.getmembers()][-3:] == ["etc/resolv.conf", "etc/hosts", "exasol-manifest.json"]
+        assert members["etc/resolv.conf"].issym() and members["etc/resolv.conf"].linkname == "/conf/resolv.conf"
+        assert members["etc/hosts"].issym() and members["etc/hosts"].linkname == "/conf/hosts"
+        assert tar.extractfile("exasol-manifest.json").read() == b"{}\n"  # type: ignore[union-attr]
         assert tar.extractfile("bin/busybox").read() == b"\x7fELF busybox"  # type: ignore[union-attr]
         assert members["bin/busybox"].mode == 0o755
         assert members["bin/busybox"].mtime == 1_700_000_000
         assert members["bin/sh"].issym() and members["bin/sh"].linkname == "/bin/busybox"
         assert members["bin/ash"].islnk() and members["bin/ash"].linkname == "bin/busybox"
-        assert members["dev"].isdir() and members["var/lib/dpkg"].isdir()
+        assert members["dev"].isdir() and members["proc"].isdir() and "var/lib/dpkg" not in members
         assert members["usr/bin/ping"].pax_headers["SCHILY.xattr.security.capability"] == "cap"
-    assert stats.kept == len(KEPT)
-    assert stats.dropped == 13
+    assert stats.kept == len(KEPT | ADDED)
+    assert stats.dropped == 16
+
+
+def test_layout_without_etc_adds_the_directory_for_the_links() -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        _add(tar, "bin", tarfile.DIRTYPE)
+        _add(tar, "exasol-manifest.json", data=b'{"from": "the image"}')
+    data, _ = filtered(buf.getvalue())
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        assert [m.name for m in tar.getmembers()] == ["bin", "etc", "etc/resolv.conf", "etc/hosts",
+                                                      "exasol-manifest.json"]
+        assert tar.extractfile("exasol-manifest.json").read() == b"{}\n"  # type: ignore[union-attr]
 
 
 def test_archive_is_deterministic_gzip_with_no_name_and_mtime_zero() -> None:
