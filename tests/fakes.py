@@ -15,6 +15,8 @@ from slcc.engine.protocol import (
     CommandRecord,
     RegistryUnauthorized,
     RegistryUnavailable,
+    RemoveResult,
+    SlccImage,
 )
 from slcc.errors import EngineError
 from slcc.progress.bake_log import BakeProgress, ProgressParser
@@ -51,6 +53,9 @@ class FakeEngine:
     builder_info: BuilderInfo = field(
         default_factory=lambda: BuilderInfo("default", "docker", ("default",), ("linux/amd64",)))
     labels: dict[str, str | None] = field(default_factory=dict)  # hash label per tag; default None (unlabelled)
+    images: list[SlccImage] = field(default_factory=list)  # what slcc_images lists
+    in_use: set[str] = field(default_factory=set)  # tags a container uses
+    removed: list[str] = field(default_factory=list)
 
     def local_tags(self, repositories: Iterable[str]) -> set[str]:
         if self.local_down:
@@ -106,6 +111,26 @@ class FakeEngine:
     def run_shell(self, command: str, env: Mapping[str, str]) -> int:
         self.shell.append((command, dict(env)))
         return 0
+
+    def slcc_images(self) -> list[SlccImage]:
+        return [i for i in self.images if i.tag in self.local]
+
+    def remove_image(self, tag: str) -> RemoveResult:
+        if tag in self.in_use:
+            return "in-use"
+        if tag not in self.local:
+            return "gone"
+        self.local.discard(tag)
+        self.removed.append(tag)
+        return "removed"
+
+    def registry_images(self, repository: str, flavors: Sequence[str]) -> list[SlccImage]:
+        return [i for i in self.images if i.tag in self.registry]
+
+    def delete_registry_image(self, image: SlccImage) -> bool:
+        gone = {i.tag for i in self.images if i.digest == image.digest and i.tag in self.registry}
+        self.registry -= gone
+        return bool(gone)
 
     def _run(self, argv: tuple[str, ...], code: int = 0) -> None:
         self.journal.add(CommandRecord(argv, code, 0.0))

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from slcc.engine import git
+from slcc.engine import git, images
 from slcc.engine.bake_runner import ENGINE_HINT, run_bake
 from slcc.engine.protocol import (
     BakeOutcome,
@@ -30,6 +30,8 @@ from slcc.engine.protocol import (
     CommandRecord,
     RegistryUnauthorized,
     RegistryUnavailable,
+    RemoveResult,
+    SlccImage,
 )
 from slcc.engine.registry import ImageRef, RegistryClient
 from slcc.errors import EngineError
@@ -228,3 +230,18 @@ class DockerEngine:
         code = subprocess.run(command, shell=True, env=dict(env), check=False).returncode
         self.journal.add(CommandRecord(("/bin/sh", "-c", command), code, round(time.monotonic() - start, 2)))
         return code
+
+    def slcc_images(self) -> list[SlccImage]:
+        try:
+            return images.local_images(_api_get)
+        except OSError as exc:
+            raise EngineError(f"cannot list images through {docker_socket()}: {exc}; {ENGINE_HINT}") from None
+
+    def remove_image(self, tag: str) -> RemoveResult:
+        return images.remove_image(tag, self.journal)
+
+    def registry_images(self, repository: str, flavors: Sequence[str]) -> list[SlccImage]:
+        return images.registry_images(repository, flavors)
+
+    def delete_registry_image(self, image: SlccImage) -> bool:
+        return images.delete_registry_image(image)

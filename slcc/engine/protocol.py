@@ -156,6 +156,23 @@ class BuilderInfo:
         return any(p == platform or p.startswith(platform + "/") for p in self.platforms)
 
 
+@dataclass(frozen=True)
+class SlccImage:
+    """One hash tag of an image slcc built: its labels name the flavor, step and hash, and the
+    tag's hash part matches the label, so images slcc did not build are never taken for one."""
+
+    tag: str  # repository/flavor:step-<hash prefix>
+    flavor: str
+    step: str
+    hash: str  # the full org.slcc.hash label
+    created: float  # seconds since the epoch (the image config's creation time)
+    size: int  # bytes (local: as `docker image ls` counts; registry: config + layers, compressed)
+    digest: str = ""  # registry: the manifest digest the tag points at
+
+
+RemoveResult = Literal["removed", "in-use", "gone"]
+
+
 class Engine(Protocol):
     """What slcc needs from Docker, buildx, registries, git and the shell."""
 
@@ -189,3 +206,15 @@ class Engine(Protocol):
 
     def run_shell(self, command: str, env: Mapping[str, str]) -> int:
         """The user's own shell command (watch --exec); its exit code."""
+
+    def slcc_images(self) -> list[SlccImage]:
+        """Every hash tag in the local image store that slcc built (found by its labels)."""
+
+    def remove_image(self, tag: str) -> RemoveResult:
+        """Untag ``tag`` (the image goes with its last tag); "in-use" when a container uses it."""
+
+    def registry_images(self, repository: str, flavors: Sequence[str]) -> list[SlccImage]:
+        """The hash tags slcc built under ``repository``/FLAVOR in its registry (by their labels)."""
+
+    def delete_registry_image(self, image: SlccImage) -> bool:
+        """Delete the manifest ``image.digest`` (every tag on it); False when it was already gone."""

@@ -12,8 +12,10 @@ import ipaddress
 import json
 import threading
 import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from slcc.engine.protocol import RegistryUnavailable
 from slcc.engine.registry_auth import RegistryAuth, unauthorized
@@ -116,6 +118,23 @@ class RegistryClient:
             raise RegistryUnavailable(f"registry {self.host}: HTTP {response.status} for manifest {name}:{reference}")
         return response.headers.get("docker-content-digest") or ""
 
+    def manifest(self, name: str, reference: str) -> tuple[str, dict[str, Any] | None]:
+        """(digest, manifest JSON) of a tag or digest; ("", None) when it does not exist."""
+        response = self.request("GET", f"/v2/{name}/manifests/{reference}", f"repository:{name}:pull",
+                                {"Accept": MANIFEST_TYPES})
+        if response.status == 404:
+            return "", None
+        data = _json_object(response, f"manifest {name}:{reference}", self.host)
+        return response.headers.get("docker-content-digest", reference), data
+
+    def blob_json(self, name: str, digest: str) -> dict[str, Any]:
+        """A small JSON blob (an image config); follows the registry's redirect to its storage."""
+        response = self.request("GET", f"/v2/{name}/blobs/{digest}", f"repository:{name}:pull")
+        if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
+            with urllib.request.urlopen(response.headers["location"], timeout=self.timeout) as redirected:
+                response = Response(200, {}, redirected.read())
+        return _json_object(response, f"blob {name}@{digest}", self.host)
+
     def tags(self, name: str) -> list[str]:
         """Every tag of repository ``name`` ([] when it does not exist), following pagination."""
         path: str | None = f"/v2/{name}/tags/list?n=1000"
@@ -141,6 +160,18 @@ class RegistryClient:
         if response.status not in (200, 202):
             raise RegistryUnavailable(f"registry {self.host}: HTTP {response.status} deleting {name}@{digest}")
         return True
+
+
+def _json_object(response: Response, what: str, host: str) -> dict[str, Any]:
+    if response.status != 200:
+        raise RegistryUnavailable(f"registry {host}: HTTP {response.status} for {what}")
+    try:
+        data = json.loads(response.body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise RegistryUnavailable(f"registry {host}: {what} is not a JSON object")
+    return data
 
 
 def _what(method: str, path: str) -> str:

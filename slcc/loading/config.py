@@ -11,6 +11,7 @@ from typing import get_args
 
 from slcc.errors import InputError
 from slcc.loading import tomlfile
+from slcc.loading.units import parse_size
 from slcc.vocabulary import CacheBackend
 
 CACHE_BACKENDS: tuple[CacheBackend, ...] = get_args(CacheBackend)
@@ -23,8 +24,11 @@ _SECTIONS = {
     "cache": {"backend": "cache"},
     "build": {"ca_bundle": "ca_bundle", "builder": "builder"},
     "state": {"dir": "state_dir"},
+    "clean": {"keep": "clean_keep", "cache_budget": "cache_budget"},
 }
-_KEYS = ("repository", "cache", "ca_bundle", "builder", "state_dir")
+_KEYS = ("repository", "cache", "ca_bundle", "builder", "state_dir", "clean_keep", "cache_budget")
+DEFAULT_CLEAN_KEEP = 3  # images (and exports, runs) per step that `slcc clean` keeps
+DEFAULT_CACHE_BUDGET = "10GB"  # local build-cache directories `slcc clean` keeps
 # A docker repository: optional registry host[:port], then lowercase path components.
 _REPOSITORY = re.compile(
     r"^(?:(?P<host>[a-zA-Z0-9.-]+(?::[0-9]+)?|\[[0-9a-fA-F:]+\](?::[0-9]+)?)/)?"
@@ -40,6 +44,8 @@ class Settings:
     ca_bundle: Path | None  # passed as BuildKit secret "ca"; never hashed, never in a layer
     builder: str | None
     state_dir: Path
+    clean_keep: int = DEFAULT_CLEAN_KEEP
+    cache_budget: int = 10_000_000_000  # bytes
 
     @property
     def registry_host(self) -> str | None:
@@ -98,7 +104,10 @@ def _read_file(path: Path, from_repository: bool) -> dict[str, Setting]:
         tomlfile.check_keys(table, names, f"in [{section}]: ", path)
         for name, key in names.items():
             if name in table:
-                raw[key] = Setting(tomlfile.string(table[name], f"[{section}].{name}", path), path, from_repository)
+                value = table[name]
+                if isinstance(value, int) and not isinstance(value, bool):  # keep = 3
+                    value = str(value)
+                raw[key] = Setting(tomlfile.string(value, f"[{section}].{name}", path), path, from_repository)
     return raw
 
 
@@ -188,7 +197,21 @@ def load_settings(
         raise InputError(f"unknown cache backend {cache_value!r} (one of: {', '.join(CACHE_BACKENDS)})", where)
     if cache_value == "registry" and not settings.registry_host:
         raise InputError(f"cache backend 'registry' needs a registry in the repository, not {repository!r}", where)
-    return replace(settings, cache_backend=cache_value)
+    keep, budget = _clean_settings(raw)
+    return replace(settings, cache_backend=cache_value, clean_keep=keep, cache_budget=budget)
+
+
+def _clean_settings(raw: Mapping[str, Setting]) -> tuple[int, int]:
+    """[clean] keep and cache_budget: images kept per step, bytes of local build cache kept."""
+    keep, keep_source = _value(raw, "clean_keep", str(DEFAULT_CLEAN_KEEP))
+    if not keep.strip().isdigit():
+        raise InputError(f"keep must be a whole number of images per step, not {keep!r}", keep_source)
+    budget, budget_source = _value(raw, "cache_budget", DEFAULT_CACHE_BUDGET)
+    try:
+        size = parse_size(budget)
+    except ValueError as exc:
+        raise InputError(f"cache_budget: {exc}", budget_source) from None
+    return int(keep), size
 
 
 def _value(raw: Mapping[str, Setting], key: str, default: str) -> tuple[str, str | Path]:

@@ -1,0 +1,155 @@
+"""`slcc clean` and `slcc du` on the real engine: keep policies, dry run, the build lock,
+images slcc did not build, and registry tag deletion followed by the registry's own GC."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ImageCleanup, LocalRegistry, _registry_binary
+from tests.helpers import make_repo, run_slcc, write_files
+
+
+def local_tags(repository: str) -> set[str]:
+    out = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
+                          "--filter", f"reference={repository}/*"], capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def slcc_json(repo: Path, *args: str) -> Any:
+    proc = run_slcc(repo, *args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def five_builds(repo: Path, repository: str, image_cleanup: ImageCleanup, *extra: str) -> dict[str, set[str]]:
+    """Five builds with an edit before each; base changes once. Returns step -> every tag built."""
+    built: dict[str, set[str]] = {"base": set(), "app": set()}
+    for n in range(1, 6):
+        write_files(repo, {"src/main.txt": f"main v{n}\n"})
+        if n == 3:
+            write_files(repo, {"flavors/demo/base/hello.txt": "hello v3\n"})
+        report = slcc_json(repo, "build", "demo", "--repository", repository, "--progress", "quiet", *extra)
+        for step in report["steps"]:
+            image_cleanup.add(step["tag"])
+            built[step["step"]].add(step["tag"])
+    return built
+
+
+def test_keep_one_after_five_builds_removes_exactly_the_older_images(
+    tmp_path: Path, base_image: str, image_cleanup: ImageCleanup,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    repository = f"slcct{uuid.uuid4().hex[:10]}"
+    built = five_builds(repo, repository, image_cleanup)
+    assert (len(built["app"]), len(built["base"])) == (5, 2)
+    current = {s["tag"] for s in slcc_json(repo, "hash", "demo", "--repository", repository)}
+    assert local_tags(repository) == built["app"] | built["base"]
+
+    usage = slcc_json(repo, "du", "--repository", repository)
+    assert {u["group"]: u["images"] for u in usage["steps"]} == {"demo/app": 5, "demo/base": 2}
+
+    dry = slcc_json(repo, "clean", "--repository", repository, "--keep", "1", "--dry-run")
+    would = {i["name"] for i in dry["items"] if i["remove"] and i["kind"] == "image"}
+    assert would == (built["app"] | built["base"]) - current
+    assert dry["freed_bytes"] > 0 and local_tags(repository) == built["app"] | built["base"]  # nothing removed
+
+    done = slcc_json(repo, "clean", "--repository", repository, "--keep", "1")
+    assert {i["name"] for i in done["items"] if i["result"] == "removed" and i["kind"] == "image"} == would
+    assert local_tags(repository) == current
+
+    noop = slcc_json(repo, "build", "demo", "--repository", repository)
+    assert noop["baked"] is False
+
+
+def test_all_removes_only_what_slcc_built_and_waits_for_the_build_lock(
+    tmp_path: Path, base_image: str, image_cleanup: ImageCleanup,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    repository = f"slcct{uuid.uuid4().hex[:10]}"
+    report = slcc_json(repo, "build", "demo", "--repository", repository)
+    app = next(s["tag"] for s in report["steps"] if s["step"] == "app")
+    image_cleanup.add(*(s["tag"] for s in report["steps"]))
+    # A user's image built FROM slcc's inherits its labels, and a retag of slcc's image
+    # shares its content: neither is slcc's hash tag, so neither may go.
+    derived, retag = f"{repository}/demo:mine", f"{repository}/other:latest"
+    image_cleanup.add(derived, retag)
+    subprocess.run(["docker", "build", "-q", "-t", derived, "-"], input=f"FROM {app}\nRUN echo mine > /mine\n",
+                   text=True, capture_output=True, check=True)
+    subprocess.run(["docker", "tag", app, retag], check=True)
+
+    state = repo / ".slcc"
+    with (state / "build.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a running build holds it
+        proc = subprocess.Popen([sys.executable, "-m", "slcc", "clean", "--all", "--repository", repository, "--json"],
+                                cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        seen = ""
+        while "waiting for another slcc build" not in seen and (line := proc.stderr.readline()):
+            seen += line
+        assert "waiting for another slcc build" in seen
+        assert app in local_tags(repository)  # nothing removed while the build runs
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert local_tags(repository) == {derived, retag}
+    assert {i["kind"] for i in json.loads(out)["items"]} >= {"image", "run", "cache"}
+    assert not (state / "cache" / "demo").exists() or not any((state / "cache" / "demo").iterdir())
+
+
+@pytest.fixture
+def gc_registry(engine: object, tmp_path: Path) -> Any:
+    """A registry of this test's own (delete enabled), so its garbage collection touches no other test."""
+    binary = _registry_binary()
+    assert binary
+    reg = LocalRegistry(binary, tmp_path / "registry")
+    reg.start()
+    yield reg
+    reg.stop()
+
+
+def blob_count(reg: LocalRegistry) -> int:
+    blobs = reg.storage / "docker" / "registry" / "v2" / "blobs"
+    return sum(1 for p in blobs.rglob("data") if p.is_file())
+
+
+def test_clean_registry_then_garbage_collect_frees_blobs_and_current_images_pull(
+    tmp_path: Path, base_image: str, gc_registry: LocalRegistry, image_cleanup: ImageCleanup,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    name = f"slcct{uuid.uuid4().hex[:8]}"
+    repository = f"{gc_registry.host}/{name}"
+    tags = set()
+    for n in (1, 2, 3):
+        write_files(repo, {"src/main.txt": f"main v{n}\n"})
+        report = slcc_json(repo, "build", "demo", "--push", "--repository", repository, "--progress", "quiet")
+        tags |= {s["tag"] for s in report["steps"]}
+    image_cleanup.add(*tags)
+    current = {s["tag"] for s in slcc_json(repo, "hash", "demo", "--repository", repository)}
+    short = lambda tag: tag.rsplit(":", 1)[1]  # noqa: E731
+    assert {short(t) for t in tags} <= set(gc_registry.tags(f"{name}/demo"))
+
+    cleaned = slcc_json(repo, "clean", "--registry", "--keep", "1", "--repository", repository)
+    deleted = {i["name"] for i in cleaned["items"] if i["kind"] == "registry-image" and i["result"] == "removed"}
+    assert deleted == tags - current and len(deleted) == 2
+    assert any("garbage" in note for note in cleaned["notes"])
+    remaining = set(gc_registry.tags(f"{name}/demo"))
+    assert {short(t) for t in current} <= remaining and not {short(t) for t in deleted} & remaining
+    assert {"cache-app", "cache-base"} <= remaining  # the build cache is not an image
+
+    before = blob_count(gc_registry)
+    gc_registry.stop()
+    subprocess.run([gc_registry.binary, "garbage-collect", str(gc_registry.config)], capture_output=True, check=True)
+    gc_registry.start()
+    assert blob_count(gc_registry) < before
+
+    subprocess.run(["docker", "image", "rm", *current], capture_output=True, check=True)
+    for tag in current:
+        subprocess.run(["docker", "pull", "-q", tag], capture_output=True, check=True, timeout=120)

@@ -1,0 +1,99 @@
+"""clean/du without an engine: retention rules, units, settings, and `clean()` on the fake engine."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from slcc.commands.clean import CleanIO, CleanOptions, clean
+from slcc.engine.protocol import SlccImage
+from slcc.errors import InputError
+from slcc.loading.config import load_settings
+from slcc.loading.project import Project, open_project
+from slcc.loading.units import human_size, parse_duration, parse_size
+from slcc.planning.retention import Item, Policy, decide, freed
+from tests.fakes import FakeEngine
+from tests.helpers import make_repo, run_slcc, write_files
+
+REPOSITORY = "slcc-unit"
+
+
+def item(name: str, created: float, current: bool = False, group: str = "demo/app", kind: str = "image",
+         size: int = 10) -> Item:
+    return Item(kind, group, name, created, size, current)  # type: ignore[arg-type]
+
+
+def removed(items: list[Item], policy: Policy) -> set[str]:
+    return {d.item.name for d in decide(items, policy) if d.remove}
+
+
+def test_keep_counts_the_newest_per_group_and_always_keeps_the_current() -> None:
+    items = [item(f"app{n}", n) for n in range(1, 6)] + [item("base1", 1, group="demo/base"),
+                                                        item("base2", 2, current=True, group="demo/base")]
+    assert removed(items, Policy(keep=1)) == {"app1", "app2", "app3", "app4", "base1"}
+    assert removed(items, Policy(keep=2)) == {"app1", "app2", "app3"}
+    # A reverted edit makes an older image current again: it stays besides the newest N.
+    reverted = [item("app1", 1, current=True), item("app2", 2), item("app3", 3)]
+    assert removed(reverted, Policy(keep=1)) == {"app2"}
+    assert removed(reverted, Policy(keep=0, keep_since=2.5)) == {"app2"}
+    assert removed(reverted, Policy(keep=5, remove_all=True)) == {"app1", "app2", "app3"}
+
+
+def test_cache_budget_drops_the_least_recently_written_non_current_first() -> None:
+    caches = [item("old", 1, kind="cache", size=50), item("cur", 0, current=True, kind="cache", size=50),
+              item("new", 3, kind="cache", size=50)]
+    assert removed(caches, Policy(keep=0, cache_budget=100)) == {"old"}
+    assert removed(caches, Policy(keep=0, cache_budget=40)) == {"old", "new", "cur"}
+    assert removed(caches, Policy(keep=0, cache_budget=None)) == set()
+    assert freed(decide(caches, Policy(keep=0, cache_budget=100))) == 50
+
+
+def test_units() -> None:
+    assert parse_duration("90m") == 5400 and parse_duration("7d") == 7 * 86400 and parse_duration("1.5h") == 5400
+    assert parse_size("10GB") == 10**10 and parse_size("500MiB") == 500 * 2**20 and parse_size("0") == 0
+    assert human_size(1_234_567) == "1.2 MB" and human_size(12) == "12 B"
+    for bad in ("", "7", "7y", "-1d"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    with pytest.raises(ValueError):
+        parse_size("lots")
+
+
+def test_clean_settings_from_slcc_toml(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"slcc.toml": "[clean]\nkeep = 1\ncache_budget = \"1GiB\"\n"})
+    settings = load_settings(repo, environ={})
+    assert (settings.clean_keep, settings.cache_budget) == (1, 2**30)
+    write_files(repo, {"slcc.toml": "[clean]\nkeep = \"many\"\n"})
+    with pytest.raises(InputError, match="keep must be a whole number"):
+        load_settings(repo, environ={})
+
+
+@pytest.mark.parametrize("args", [["--keep-since", "soon"], ["--cache-budget", "huge"], ["--keep", "-1"]])
+def test_bad_clean_options_are_one_line_exit_2(tmp_path: Path, args: list[str]) -> None:
+    proc = run_slcc(make_repo(tmp_path / "repo"), "clean", *args)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return open_project(make_repo(tmp_path / "repo"), ["demo"], {"ca_bundle": "none", "repository": REPOSITORY})
+
+
+def test_clean_on_the_fake_engine_keeps_current_skips_in_use_and_dry_run_removes_nothing(project: Project) -> None:
+    hashes = project.hash_all()["demo"]
+    current = {s: h.tag(REPOSITORY) for s, h in hashes.items()}
+    now = time.time()
+    old = [SlccImage(f"{REPOSITORY}/demo:app-{n:032x}", "demo", "app", f"{n:032x}" + "0" * 32, now - 100 * n, 5)
+           for n in (1, 2, 3)]
+    images = old + [SlccImage(t, "demo", s, hashes[s].digest, now, 5) for s, t in current.items()]
+    engine = FakeEngine(local={i.tag for i in images}, images=images, in_use={old[0].tag})
+    io = CleanIO(lambda line: None, engine)
+
+    dry = clean(project, CleanOptions(keep=1, dry_run=True), io)
+    assert {d.item.name for d in dry.decisions if d.remove} == {i.tag for i in old} and engine.removed == []
+
+    report = clean(project, CleanOptions(keep=1), io)
+    assert set(engine.removed) == {old[1].tag, old[2].tag}
+    assert report.results[old[0].tag] == "in-use" and set(current.values()) <= engine.local
