@@ -1,7 +1,7 @@
 """What `slcc clean` keeps and what it removes: pure, given what exists and the policy.
 
 An item is kept when any rule keeps it (unless --all): the current tree needs it, it is one
-of the last N of its group (a step's images, a step's exports, the run folders), or it is
+of the last N of its group (the current one counted first; a step's images, exports, the run folders), or it is
 newer than --keep-since. Local build-cache directories are kept within a size budget instead.
 """
 
@@ -58,7 +58,9 @@ def _by_age(items: Sequence[Item], policy: Policy) -> list[Decision]:
         groups.setdefault((item.kind, item.group), []).append(item)
     decisions: list[Decision] = []
     for key in sorted(groups):
-        newest_first = sorted(groups[key], key=lambda i: (-i.created, i.name))
+        # The current item counts first: creation times have one-second resolution, and a
+        # tie must never keep an older image in place of the current one.
+        newest_first = sorted(groups[key], key=lambda i: (not i.current, -i.created, i.name))
         for rank, item in enumerate(newest_first):
             decisions.append(Decision(item, *_age_rule(item, rank, policy)))
     return decisions

@@ -34,9 +34,12 @@ def test_keep_counts_the_newest_per_group_and_always_keeps_the_current() -> None
                                                         item("base2", 2, current=True, group="demo/base")]
     assert removed(items, Policy(keep=1)) == {"app1", "app2", "app3", "app4", "base1"}
     assert removed(items, Policy(keep=2)) == {"app1", "app2", "app3"}
-    # A reverted edit makes an older image current again: it stays besides the newest N.
+    # A reverted edit makes an older image current again: it counts first among the N.
     reverted = [item("app1", 1, current=True), item("app2", 2), item("app3", 3)]
-    assert removed(reverted, Policy(keep=1)) == {"app2"}
+    assert removed(reverted, Policy(keep=1)) == {"app2", "app3"}
+    assert removed(reverted, Policy(keep=2)) == {"app2"}
+    # Same second (creation times have one-second resolution): the current one wins the tie.
+    assert removed([item("a", 5), item("b", 5, current=True)], Policy(keep=1)) == {"a"}
     assert removed(reverted, Policy(keep=0, keep_since=2.5)) == {"app2"}
     assert removed(reverted, Policy(keep=5, remove_all=True)) == {"app1", "app2", "app3"}
 
