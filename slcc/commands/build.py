@@ -7,14 +7,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from slcc.commands import push
+from slcc.commands.builders import bake_target, remote_builder
 from slcc.emitting import emit
 from slcc.engine import signals
 from slcc.engine.protocol import (
     BakeOutcome,
     BakeRequest,
+    BuilderInfo,
     Cancelled,
     CancelToken,
     Engine,
@@ -111,6 +113,7 @@ class PlannedBuild:
     hashes: Hashes
     registry_ok: bool  # False when no registry is configured or it did not answer
     registry_error: str | None = None  # why the configured registry is not used
+    remote: BuilderInfo | None = None  # the builder, when its images do not land in the local store
 
 
 def check_options(project: Project, options: BuildOptions) -> dict[str, tuple[str, ...]]:
@@ -139,13 +142,17 @@ def _trusted_local(hashes: Hashes, repository: str, engine: Engine, warn: Callab
     return trusted
 
 
-def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], None], engine: Engine) -> PlannedBuild:
+def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], None], engine: Engine,
+               remote: BuilderInfo | Literal["ask"] | None = "ask") -> PlannedBuild:
     """Hash every step and decide what is stale, asking the local store and the registry.
 
     With push, a registry that refuses our credentials is an error at once (nothing would
     be pushed); one that does not answer is a warning here and a failure after the build.
+    On a remote builder (``remote``; "ask": find out) only the registry counts, and it must answer.
     """
     goals = check_options(project, options)
+    if remote == "ask":
+        remote = remote_builder(project.settings, engine)
     hashes = project.hash_all()
     settings = project.settings
     forced = {
@@ -153,7 +160,8 @@ def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], No
         for f in project.flavors
         if f.name in goals
     }
-    local = _trusted_local(hashes, settings.repository, engine, warn)
+    # A remote builder cannot use images of this machine's store: they do not make a step fresh.
+    local = set() if remote else _trusted_local(hashes, settings.repository, engine, warn)
     registry: set[str] = set()
     registry_ok, error = settings.registry_host is not None, None
     if registry_ok:
@@ -162,16 +170,25 @@ def plan_build(project: Project, options: BuildOptions, warn: Callable[[str], No
         wanted = [s.tag for s in local_plan.steps if options.push or s.status == "stale"]
         try:
             registry = engine.registry_tags(wanted)
-        except RegistryUnauthorized as exc:
-            if options.push:
-                raise
+        except (RegistryUnauthorized, RegistryUnavailable) as exc:
             registry_ok, error = False, str(exc)
-            warn(f"{exc}; building without the registry (local cache)")
-        except RegistryUnavailable as exc:
-            registry_ok, error = False, str(exc)
-            warn(f"{exc}; building without it (local cache{', nothing pushed' if options.push else ''})")
+            _registry_fault(exc, options, remote, warn)
     plan = make_plan(project.flavors, hashes, goals, settings.repository, local, registry, forced)
-    return PlannedBuild(plan, hashes, registry_ok, error)
+    return PlannedBuild(plan, hashes, registry_ok, error, remote)
+
+
+def _registry_fault(exc: EngineError, options: BuildOptions, remote: BuilderInfo | None,
+                    warn: Callable[[str], None]) -> None:
+    """A registry that refused or did not answer: raise when the build needs it, else warn."""
+    if remote:
+        raise EngineError(f"{exc}; builder {remote.name!r} ({remote.driver} driver) needs the registry: "
+                          "its images go nowhere else") from None
+    if isinstance(exc, RegistryUnauthorized):
+        if options.push:
+            raise exc
+        warn(f"{exc}; building without the registry (local cache)")
+    else:
+        warn(f"{exc}; building without it (local cache{', nothing pushed' if options.push else ''})")
 
 
 def _why(state: State, planned: PlannedStep) -> list[str]:
@@ -205,10 +222,11 @@ def build(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
     if options.push and project.settings.registry_host is None:
         raise InputError(f"the image repository {project.settings.repository!r} names no registry to push to "
                          "(e.g. --repository 127.0.0.1:5000/slcc)", "--push")
+    remote = remote_builder(project.settings, io.engine)  # bad input before anything is written
     with State(project.settings.state_dir).build_lock(io.echo) as lock_fd:
         for attempt in range(1, RACE_ATTEMPTS + 1):
             try:
-                return _build_locked(project, options, io, lock_fd)
+                return _build_locked(project, options, io, lock_fd, remote)
             except BuildFailed as exc:
                 if not exc.raced or attempt == RACE_ATTEMPTS:
                     raise
@@ -216,7 +234,8 @@ def build(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
         raise AssertionError("unreachable")
 
 
-def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd: int) -> BuildReport:
+def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd: int,
+                  remote: BuilderInfo | None) -> BuildReport:
     start = time.monotonic()
     warnings: list[str] = []
 
@@ -227,7 +246,7 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd:
         user_warn(message)
 
     io = replace(io, warn=warn_and_keep)
-    planned = plan_build(project, options, io.warn, io.engine)
+    planned = plan_build(project, options, io.warn, io.engine, remote)
     plan = planned.plan
     state = State(project.settings.state_dir, warn_and_keep)
     results = {
@@ -264,7 +283,7 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd:
 def _settle(project: Project, plan: Plan, outcome: BakeOutcome, state: State,
             results: dict[StepKey, StepResult], report: BuildReport, io: BuildIO) -> BakeOutcome:
     """Record what the bake produced; a failed bake whose images all exist anyway succeeded."""
-    built = _built(project, plan, outcome, io)
+    built = _built(project, plan, outcome, io, planned.remote is not None)
     if outcome.returncode != 0 and not outcome.cancelled_by and built == plan.stale:
         # Tags are content hashes: whoever stored the image, it is the image this build wanted.
         errors = outcome.progress.error_lines
@@ -335,8 +354,10 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
     names = emit.target_names(project.flavors)
     targets = tuple(names[s.key] for s in plan.steps if s.key in plan.stale)
     # The file's variable defaults are these settings; the environment must not override them.
-    request = BakeRequest(bake_file, targets, settings.repo_root, run_dir / "build.log", builder=settings.builder,
-                          push=options.push and planned.registry_ok, no_cache=options.no_cache,
+    builder, context = bake_target(settings, planned.remote)
+    request = BakeRequest(bake_file, targets, settings.repo_root, run_dir / "build.log", builder=builder,
+                          context=context, no_cache=options.no_cache,
+                          push=(options.push or planned.remote is not None) and planned.registry_ok,
                           variables=emit.variable_values(settings), hold_fds=(lock_fd,))
     io.echo(f"building {len(targets)} step(s): {', '.join(f'{f}/{s}' for f, s in sorted(plan.stale))}")
     tracker = BuildTracker(_start_rows(plan), _candidates(project, plan), targets, time.monotonic())
@@ -414,12 +435,14 @@ def _stale_below(flavor: Flavor, step: str, plan: Plan) -> list[str]:
     return order
 
 
-def _built(project: Project, plan: Plan, outcome: BakeOutcome, io: BuildIO) -> set[StepKey]:
-    """The stale steps whose images exist now: all after a good bake, else ask the image store."""
+def _built(project: Project, plan: Plan, outcome: BakeOutcome, io: BuildIO, remote: bool) -> set[StepKey]:
+    """The stale steps whose images exist now: all after a good bake, else ask the image store
+    (the registry, for a remote builder)."""
     if outcome.returncode == 0 and not outcome.cancelled_by:
         return set(plan.stale)
     try:
-        present = io.engine.local_tags(f"{project.settings.repository}/{f.image_name}" for f in project.flavors)
+        present = (io.engine.registry_tags([plan.get(k).tag for k in plan.stale]) if remote else
+                   io.engine.local_tags(f"{project.settings.repository}/{f.image_name}" for f in project.flavors))
     except EngineError as exc:  # the report must still be written: count nothing as built
         io.warn(f"cannot tell which images the failed build produced: {exc}")
         return set()

@@ -23,7 +23,8 @@ _POLL_SECONDS = 0.2  # how long a quiet bake goes before the cancel token is loo
 
 
 def bake_command(request: BakeRequest) -> list[str]:
-    cmd = ["docker", "buildx", "bake", "-f", str(request.file), "--progress=plain"]
+    context = ["--context", request.context] if request.context else []
+    cmd = ["docker", *context, "buildx", "bake", "-f", str(request.file), "--progress=plain"]
     if request.builder:
         cmd += ["--builder", request.builder]
     if request.push:

@@ -124,6 +124,9 @@ class BakeRequest:
     push: bool = False
     no_cache: bool = False
     hold_fds: tuple[int, ...] = ()  # kept open while bake runs, even after slcc died (the build lock)
+    # The docker context buildx runs in: the builder of another daemon's docker driver is only
+    # reachable this way (buildx 0.13 refuses `--builder <context>` outside that context).
+    context: str | None = None
     # Set in bake's environment: they override the file's variable defaults and any value
     # the caller's environment holds under those names.
     variables: Mapping[str, str] = field(default_factory=dict)
