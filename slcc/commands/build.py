@@ -265,7 +265,7 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd:
         outcome = _run_bake(project, planned, options, report.run_dir, io, lock_fd)
     with signals.deferred():  # a second Ctrl-C must not lose the results or report.json
         if outcome is not None and report.log is not None:
-            outcome = _settle(project, plan, outcome, state, results, report, io)
+            outcome = _settle(project, plan, outcome, state, results, report, io, planned.remote is not None)
         if report.ok and options.push:
             _push_after_build(project, planned, options.goals, report, io)
         if report.log:
@@ -281,9 +281,9 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd:
 
 
 def _settle(project: Project, plan: Plan, outcome: BakeOutcome, state: State,
-            results: dict[StepKey, StepResult], report: BuildReport, io: BuildIO) -> BakeOutcome:
+            results: dict[StepKey, StepResult], report: BuildReport, io: BuildIO, remote: bool) -> BakeOutcome:
     """Record what the bake produced; a failed bake whose images all exist anyway succeeded."""
-    built = _built(project, plan, outcome, io, planned.remote is not None)
+    built = _built(project, plan, outcome, io, remote)
     if outcome.returncode != 0 and not outcome.cancelled_by and built == plan.stale:
         # Tags are content hashes: whoever stored the image, it is the image this build wanted.
         errors = outcome.progress.error_lines
