@@ -170,8 +170,7 @@ def _build_on_demand(service: Service, data: dict[str, Any]) -> Enqueued:
         raise InputError("'ref' must be a branch, tag or commit id")
     commit = service.mirror.commit(ref)
     keys = service.planner.keys(commit, [flavor] if flavor else [], goals)
-    full_ref = ref if ref.startswith("refs/") or ref == commit else f"refs/heads/{ref}"
-    builds = [NewBuild(k.flavor, k.goals, full_ref, commit, k.key, "api") for k in keys]
+    builds = [NewBuild(k.flavor, k.goals, service.mirror.full_ref(ref), commit, k.key, "api") for k in keys]
     result = service.queue.enqueue(builds, supersede=False)
     if result.queued:
         service.worker.wake.set()

@@ -39,6 +39,7 @@ class Mirror:
                 proc = subprocess.run(["git", "clone", "--bare", "--quiet", self.source, str(tmp)],
                                       capture_output=True, text=True, timeout=_GIT_TIMEOUT, check=False, env=_git_env())
                 if proc.returncode != 0:
+                    shutil.rmtree(tmp, ignore_errors=True)
                     detail = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
                     raise InputError(f"cannot clone: {detail}", "--repo")
                 tmp.rename(self.git_dir)
@@ -64,6 +65,13 @@ class Mirror:
         if proc.returncode != 0:
             raise InputError(f"{rev!r} is not a commit or branch of {self.source}")
         return proc.stdout.strip()
+
+    def full_ref(self, rev: str) -> str:
+        """``main`` -> refs/heads/main, ``HEAD`` -> the branch it names, ``v1`` -> refs/tags/v1; a commit id stays."""
+        with self._lock:
+            proc = self._git("rev-parse", "--symbolic-full-name", rev, check=False)
+        name = proc.stdout.strip()
+        return name if proc.returncode == 0 and name.startswith("refs/") else rev
 
     def tree(self, commit: str) -> str:
         """The tree id of a commit: equal trees hold equal flavors."""

@@ -13,7 +13,7 @@ import ctypes
 import json
 import signal
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -35,7 +35,6 @@ class RunSpec:
     artifact_dir: str
     result: str
     parent_pid: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")

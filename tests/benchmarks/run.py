@@ -4,6 +4,7 @@
 
 Rows: noop, incremental, cold (build tools on the python3 flavor), watch (save-to-image),
 noop-images (no-op with 7 and 500 extra images in the repository, tests/benchmarks/bench_noop_images.py),
+serve (500 signed webhook deliveries in 10 s: accept latency, each change built once),
 emit (1,000-4,000 synthetic steps, per phase), hashing (tests/benchmarks/bench_hashing.py).
 Prints a table and writes results.json and results.md to --out (default .slcc/bench/).
 Not a test: nothing here asserts a speed; docs/benchmarks.md explains every row.
@@ -26,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout's s
 import bench_emit  # below the path insert on purpose
 import bench_hashing
 import bench_noop_images
+import bench_serve
 import bench_tools as bt
 import bench_watch
 
-ROWS = ("hashing", "emit", "noop", "noop-images", "incremental", "watch", "cold")  # run order: cold prunes, so last
+ROWS = ("hashing", "emit", "noop", "noop-images", "incremental", "watch", "serve", "cold")  # cold prunes: last
 TOOLS = ("slcc", "raw bake", "exaslct")
 Cell = float | str | None  # seconds, "n/a: why", or not applicable
 
@@ -209,6 +211,17 @@ def row_watch(ctx: Context) -> None:
                         samples=figures))
 
 
+def row_serve(ctx: Context) -> None:
+    log("row serve: 500 signed deliveries in 10 s with duplicates, then drain the queue")
+    f = bench_serve.bench_serve(ctx.config.work / "serve")
+    ctx.extra["serve"] = f
+    note = (f"{f['deliveries']} deliveries in {f['sent_seconds']:.1f} s, {f['lost']} lost; "
+            f"{f['changes_built_once']}/{f['distinct_changes']} distinct changes built exactly once "
+            f"({f['builds']} builds); p99 {f['p99_ms']:.0f} ms; queue drained {f['drain_seconds']:.0f} s later")
+    ctx.rows.append(Row("serve", "serve: webhook accept latency p50", {"slcc": f["p50_ms"] / 1000}, note=note,
+                        samples={k: [float(v)] for k, v in f.items()}))
+
+
 # --- library rows --------------------------------------------------------------------------------
 
 
@@ -247,9 +260,9 @@ def row_hashing(ctx: Context) -> None:
 
 ROW_FUNCS: dict[str, Callable[[Context], None]] = {
     "hashing": row_hashing, "emit": row_emit, "noop": row_noop, "noop-images": row_noop_images,
-    "incremental": row_incremental, "watch": row_watch, "cold": row_cold,
+    "incremental": row_incremental, "watch": row_watch, "serve": row_serve, "cold": row_cold,
 }
-NEEDS_ENGINE = {"noop", "noop-images", "incremental", "watch", "cold"}
+NEEDS_ENGINE = {"noop", "noop-images", "incremental", "watch", "serve", "cold"}
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -347,7 +360,8 @@ def main(argv: Sequence[str]) -> int:
     config = parse_args(argv)
     started = time.time()
     engine_rows = NEEDS_ENGINE.intersection(config.only)
-    tools, exaslct_version = _tools(config) if engine_rows else ({}, None)
+    tool_rows = engine_rows - {"serve"}  # the serve row drives slcc serve only
+    tools, exaslct_version = _tools(config) if tool_rows else ({}, None)
     ws = bt.make_workspace(config.work)
     ctx = Context(config, ws, tools)
     for name in ROWS:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.client
+import io
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -146,6 +149,7 @@ def test_gitlab_push_and_api_build_and_cancel(tmp_path: Path, base_image: str, i
         auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
         resp = service.request("POST", "/api/builds", b'{"flavor": "slow", "ref": "main"}', auth)
         [slow_id] = _queued(resp)
+        assert service.build(slow_id)["ref"] == "refs/heads/main"
         body = push_payload(commit)
         hook = service.request("POST", "/hooks/gitlab", body, {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": SECRET})
         assert hook.status == 202  # "other" (slow is already queued with the same content)
@@ -264,6 +268,32 @@ def test_the_page_shows_builds_live_in_headless_chromium(tmp_path: Path, base_im
         assert _row_status(done, build_id) == "succeeded"
         assert f"/api/builds/{build_id}/log" in done and "1 build(s), updated" in done
         assert SECRET not in done and TOKEN not in done
+    finally:
+        _forget_images(service, image_cleanup)
+        service.stop()
+
+
+def test_export_artifacts_and_a_broken_flavor(tmp_path: Path, base_image: str, image_cleanup: ImageCleanup) -> None:
+    repo, service = make_service(tmp_path, OTHER_FILES, "--export")
+    service.start()
+    try:
+        commit = repo.commit({}, "initial push")
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        [build_id] = _queued(service.request("POST", "/api/builds", b'{"ref": "HEAD"}', auth))
+        build = service.wait(build_id)
+        assert build["status"] == "succeeded" and build["commit"] == commit and build["ref"] == "refs/heads/main"
+        archives = [a for a in build["artifacts"] if a.endswith(".tar.gz")]
+        assert len(archives) == 1 and f"{archives[0]}.sha512sum" in build["artifacts"]
+        data = service.request("GET", archives[0]).body
+        checksum = service.request("GET", f"{archives[0]}.sha512sum").body.decode()
+        assert hashlib.sha512(data).hexdigest() == checksum.split()[0]
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            assert "other.txt" in {m.name.lstrip("./") for m in tar.getmembers()}
+
+        broken = repo.commit({"flavors/other/flavor.toml": "[flavor]\ngoals = [\"missing\"]\n[steps.only]\n"}, "break")
+        resp = service.github(broken)
+        assert resp.status == 422 and "flavors/other/flavor.toml" in resp.json()["error"], resp.body
+        assert str(service.state) not in resp.json()["error"]
     finally:
         _forget_images(service, image_cleanup)
         service.stop()

@@ -200,3 +200,18 @@ def test_other_commands_do_not_import_the_server() -> None:
     code = ("import sys, slcc.cli; bad = [m for m in ('starlette', 'uvicorn', 'psycopg', 'slcc.serve.app') "
             "if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_serve_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    state = tmp_path / "state"
+    for args, where in ((["--repo", str(tmp_path / "missing")], "--repo"), (["--repo", str(tmp_path), "--port", "0"],
+                                                                            "--port")):
+        proc = subprocess.run([sys.executable, "-m", "slcc", "serve", *args, "--state-dir", str(state)],
+                              capture_output=True, text=True, check=False, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and where in lines[0], proc.stderr
+        assert not state.exists()
