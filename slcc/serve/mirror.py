@@ -8,6 +8,7 @@ work tree left by a crash is removed and pruned at start, so it never blocks a l
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 from slcc.errors import EngineError, InputError
 
 _GIT_TIMEOUT = 300.0
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 
 
 class Mirror:
@@ -55,9 +57,9 @@ class Mirror:
         return self._git("cat-file", "-e", f"{commit}^{{commit}}", check=False).returncode == 0
 
     def commit(self, rev: str) -> str:
-        """The full commit id of ``rev`` (a commit id, branch or tag), fetching SOURCE when it is missing."""
+        """The full commit id of ``rev`` (a commit id, branch or tag), fetching SOURCE for names and missing ids."""
         with self._lock:
-            if not self._has(rev):
+            if not _FULL_SHA.match(rev) or not self._has(rev):  # a name may have moved: fetch it
                 self._fetch()
                 if not self._has(rev):
                     self._git("fetch", "--quiet", "origin", rev, check=False)  # an unadvertised commit id

@@ -290,7 +290,7 @@ def test_export_artifacts_and_a_broken_flavor(tmp_path: Path, base_image: str, i
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             assert "other.txt" in {m.name.lstrip("./") for m in tar.getmembers()}
 
-        broken = repo.commit({"flavors/other/flavor.toml": "[flavor]\ngoals = [\"missing\"]\n[steps.only]\n"}, "break")
+        broken = repo.commit({"flavors/other/flavor.toml": OTHER_FILES["flavors/other/flavor.toml"].replace('"only"]', '"missing"]')}, "break")
         resp = service.github(broken)
         assert resp.status == 422 and "flavors/other/flavor.toml" in resp.json()["error"], resp.body
         assert str(service.state) not in resp.json()["error"]
