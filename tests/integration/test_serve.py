@@ -156,12 +156,24 @@ def test_gitlab_push_and_api_build_and_cancel(tmp_path: Path, base_image: str, i
         assert [s["flavor"] for s in hook.json()["skipped"]] == ["slow"]
         service.wait(slow_id, ("running",))
         _wait_for_log(service, slow_id, "sleep 120")
+        # While the worker is busy, two pushes to one branch: the newer supersedes the queued older one.
+        older = repo.commit({"flavors/other/only/Dockerfile": OTHER_FILES["flavors/other/only/Dockerfile"] + "ENV V=1\n"},
+                            "feature 1", branch="feature")
+        [older_id] = _queued(service.github(older, ref="refs/heads/feature"))
+        newer = repo.commit({"flavors/other/only/Dockerfile": OTHER_FILES["flavors/other/only/Dockerfile"] + "ENV V=2\n"},
+                            "feature 2", branch="feature")
+        newer_resp = service.github(newer, ref="refs/heads/feature")
+        [newer_id] = _queued(newer_resp)
+        assert newer_resp.json()["superseded"] == [older_id]
+        superseded = service.build(older_id)
+        assert superseded["status"] == "cancelled" and "superseded" in superseded["reason"]
         cancel = service.request("POST", f"/api/builds/{slow_id}/cancel", b"", auth)
         assert cancel.status == 202
         cancelled = service.wait(slow_id, timeout=120)
         assert cancelled["status"] == "cancelled"
         [other_id] = hook.json()["queued"]
         assert service.wait(other_id)["status"] == "succeeded"
+        assert service.wait(newer_id)["status"] == "succeeded"
     finally:
         _forget_images(service, image_cleanup)
         service.stop()
@@ -195,6 +207,24 @@ def test_kill_9_mid_build_requeues_and_the_restart_builds_it(tmp_path: Path, bas
         # Nothing left blocks the next build: a new commit builds at once.
         [next_id] = _queued(service.github(repo.commit({"flavors/slow/nap/id.txt": uuid.uuid4().hex}, "again")))
         assert service.wait(next_id, timeout=180)["status"] == "succeeded"
+    finally:
+        _forget_images(service, image_cleanup)
+        service.stop()
+
+
+def test_sigterm_mid_build_requeues_it(tmp_path: Path, base_image: str, image_cleanup: ImageCleanup) -> None:
+    repo, service = make_service(tmp_path, slow_files(5))
+    service.start()
+    try:
+        [build_id] = _queued(service.github(repo.commit({}, "initial push")))
+        service.wait(build_id, ("running",))
+        _wait_for_log(service, build_id, "sleep 5")
+        service.stop()  # SIGTERM: uvicorn shuts down, the worker stops the build and re-queues it
+        assert f"build {build_id}: re-queued (service stopping)" in service.output()
+        assert not (service.state / "work" / str(build_id)).exists()
+        service.start()
+        done = service.wait(build_id, timeout=180)
+        assert done["status"] == "succeeded" and done["attempts"] == 2
     finally:
         _forget_images(service, image_cleanup)
         service.stop()
