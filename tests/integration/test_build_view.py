@@ -1,0 +1,133 @@
+"""The live build view on a real pseudo-terminal, read back frame by frame through a VT100 emulator.
+
+Each test runs `slcc build` on the real engine with a pty as its terminal (tests/terminal.py)
+and asserts on what a user saw: a row per step, the step that owns each running instruction
+(base and app share an identical RUN line), a failure's output inline, no ERROR lines, plain
+lines on a dumb terminal, and no terminal library loaded when nothing is stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ImageCleanup
+from tests.helpers import make_repo, run_slcc
+from tests.terminal import TerminalRun, run_in_terminal
+
+SAME = "RUN echo same-line; sleep 1; echo done > /b"
+LOOP = "RUN for i in 1 2 3; do echo app-out $i; sleep 1; done"
+TOOL = "RUN echo tool-out; sleep 2"
+FILES = {
+    "flavors/demo/flavor.toml": """\
+[flavor]
+goals = ["app", "tool"]
+[args]
+BASE = "slcc-test/busybox:1"
+[mappings]
+src = "../../src"
+[steps.base]
+[steps.app]
+depends = ["base"]
+mappings = ["src"]
+[steps.tool]
+depends = ["base"]
+""",
+    "flavors/demo/base/Dockerfile": f"ARG BASE\nFROM ${{BASE}}\nCOPY hello.txt /hello.txt\n{SAME}\n",
+    "flavors/demo/app/Dockerfile": f"FROM base\nCOPY --from=src . /src\n{SAME}\n{LOOP}\n",
+    "flavors/demo/tool/Dockerfile": f"FROM base\n{TOOL}\n",
+}
+# What each step's row may show while running: its own instructions (FROM expanded by BuildKit).
+OWN = {
+    "demo/base": ("FROM docker.io/slcc-test/busybox:1", "COPY hello.txt /hello.txt", SAME, "exporting to image"),
+    "demo/app": ("COPY --from=src . /src", SAME, LOOP, "exporting to image"),
+    "demo/tool": (TOOL, "exporting to image"),
+}
+ROW = re.compile(r"^\S (?P<step>demo/\w+)\s+(?P<status>waiting|running|done|failed|stopped)\s+(?:[\d.]+s)?\s*(?P<what>.*)$")
+COLOR = re.compile(rb"\x1b\[[0-9;]*(?:3[0-9]|9[0-7]|4[0-9])(?:;[0-9;]*)?m")
+
+
+@pytest.fixture
+def repo(tmp_path: Path, base_image: str) -> Path:
+    return make_repo(tmp_path / "repo", FILES)
+
+
+@pytest.fixture
+def repository(repo: Path, image_cleanup: ImageCleanup) -> str:
+    """A fresh repository name; every image tag it can get is removed after the session."""
+    name = f"slcct{uuid.uuid4().hex[:10]}"
+    hashes = run_slcc(repo, "hash", "demo", "--json", "--repository", name)
+    image_cleanup.add(*(row["tag"] for row in json.loads(hashes.stdout)))
+    return name
+
+
+def terminal_build(repo: Path, repository: str, **env: str) -> TerminalRun:
+    environ = {**os.environ, "SLCC_CA_BUNDLE": "none", "TERM": "xterm-256color", "NO_COLOR": "1", **env}
+    return run_in_terminal([sys.executable, "-m", "slcc", "build", "demo", "--repository", repository],
+                           repo, environ, columns=120, lines=40)
+
+
+def rows(run: TerminalRun) -> list[dict[str, str]]:
+    return [m.groupdict() for frame in run.frames for line in frame if (m := ROW.match(line))]
+
+
+def owns(step: str, shown: str) -> bool:
+    """Whether ``shown`` (maybe cut with an ellipsis) is one of ``step``'s instructions."""
+    text = shown.rstrip("…").rstrip()
+    return any(own.startswith(text) or text.startswith(own) for own in OWN[step])
+
+
+def test_every_step_has_a_row_and_each_running_instruction_its_owner(repo: Path, repository: str) -> None:
+    run = terminal_build(repo, repository)
+    assert run.returncode == 0, run.text()
+    seen = rows(run)
+    running = [(r["step"], r["what"]) for r in seen if r["status"] == "running"]
+    assert {step for step, _ in running} == set(OWN), run.text()
+    wrong = [(step, what) for step, what in running if not owns(step, what)]
+    assert wrong == [], run.text()
+    assert ("demo/app", LOOP) in running and ("demo/tool", TOOL) in running
+    assert any(r["step"] == "demo/base" and r["status"] == "done" for r in seen)
+    assert not [line for frame in run.frames for line in frame if "ERROR" in line]
+    final = "\n".join(run.final)
+    assert "STEP" in final and "3 steps: 3 built" in final
+    assert not COLOR.search(run.raw)  # NO_COLOR: styles at most, no colours
+
+
+def test_a_failing_step_shows_its_instruction_and_output_inline(repo: Path, repository: str) -> None:
+    failing = f"FROM base\nCOPY --from=src . /src\n{SAME}\n{LOOP}; echo boom-output; exit 3\n"
+    (repo / "flavors/demo/app/Dockerfile").write_text(failing, encoding="utf-8")
+    run = terminal_build(repo, repository)
+    assert run.returncode == 1, run.text()
+    final = "\n".join(line.strip() for line in run.final)
+    joined = "".join(line.strip() for line in run.final)  # long lines wrap at the terminal width
+    assert "step demo/app failed at `RUN for i in 1 2 3" in joined
+    assert "| app-out 3\n| boom-output" in final
+    assert "full log: " in joined and "build.log" in joined
+    assert final.index("| boom-output") < final.index("slcc: error:")
+
+
+def test_a_dumb_terminal_gets_plain_lines(repo: Path, repository: str) -> None:
+    run = terminal_build(repo, repository, TERM="dumb")
+    assert run.returncode == 0, run.text()
+    text = run.raw.decode(errors="replace")
+    assert f"[demo/app] {LOOP}" in text and f"[demo/tool] {TOOL}" in text
+    assert "\x1b[" not in text  # no cursor movement, no styles
+
+
+def test_a_no_op_build_on_a_terminal_loads_no_terminal_or_engine_library(repo: Path, repository: str) -> None:
+    assert run_slcc(repo, "build", "demo", "--repository", repository).returncode == 0
+    script = ("import sys\nfrom slcc.cli import main\n"
+              f"main(['build', 'demo', '--repository', {repository!r}], prog_name='slcc')\n"
+              "print('LOADED', sorted(m for m in ('rich', 'python_on_whales') if m in sys.modules))\n")
+    environ = {**os.environ, "SLCC_CA_BUNDLE": "none", "TERM": "xterm-256color"}
+    run = run_in_terminal([sys.executable, "-c", script], repo, environ)
+    text = run.raw.decode(errors="replace")
+    assert run.returncode == 0, text
+    assert "nothing to build" in text
+    assert "LOADED []" in text
