@@ -15,7 +15,7 @@ import struct
 import subprocess
 import termios
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,13 @@ class TerminalRun:
         return "\n\n".join("\n".join(line for line in frame if line) for frame in self.frames)
 
 
+Action = tuple[str, Callable[["subprocess.Popen[bytes]"], None]]
+
+
 def run_in_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str], columns: int = 110,
-                    lines: int = 60, timeout: float = 600) -> TerminalRun:
+                    lines: int = 60, timeout: float = 600, actions: Sequence[Action] = ()) -> TerminalRun:
+    """Run ``argv`` on a pty until it exits; each action runs once its marker has been printed
+    (after the previous action's marker), e.g. to edit a file a watch loop sees, or to press Ctrl-C."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
     proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=slave, stdout=slave, stderr=slave,
@@ -48,6 +53,7 @@ def run_in_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str], colu
     frames: list[tuple[str, ...]] = []
     raw = bytearray()
     deadline = time.monotonic() + timeout
+    pending, seen = list(actions), 0
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 1.0)
@@ -61,6 +67,10 @@ def run_in_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str], colu
                 break
             raw += chunk
             stream.feed(chunk)
+            text = bytes(raw).decode(errors="replace")
+            while pending and (found := text.find(pending[0][0], seen)) >= 0:
+                seen = found + len(pending[0][0])
+                pending.pop(0)[1](proc)
             frame = tuple(line.rstrip() for line in screen.display)
             if not frames or frames[-1] != frame:
                 frames.append(frame)

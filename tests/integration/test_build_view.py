@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -131,3 +133,23 @@ def test_a_no_op_build_on_a_terminal_loads_no_terminal_or_engine_library(repo: P
     assert run.returncode == 0, text
     assert "nothing to build" in text
     assert "LOADED []" in text
+
+
+def test_watch_shows_the_same_view_every_cycle(repo: Path, repository: str) -> None:
+    def change_the_source(_: object) -> None:
+        (repo / "src/main.txt").write_text("main v2\n", encoding="utf-8")
+
+    def ctrl_c(proc: subprocess.Popen[bytes]) -> None:
+        os.killpg(proc.pid, signal.SIGINT)
+
+    environ = {**os.environ, "SLCC_CA_BUNDLE": "none", "TERM": "xterm-256color"}
+    run = run_in_terminal([sys.executable, "-m", "slcc", "watch", "demo", "--repository", repository], repo, environ,
+                          columns=120, lines=40, actions=[("[1] initial build", change_the_source),
+                                                          ("[2] src/main.txt", ctrl_c)])
+    assert run.returncode == 130, run.text()
+    first = next(i for i, frame in enumerate(run.frames) if any("[1] initial build" in line for line in frame))
+    second = [frame for frame in run.frames[first:] if any(ROW.match(line) for line in frame)]
+    assert second, run.text()  # the second cycle drew live rows too
+    cycle_two = [m.groupdict() for frame in second for line in frame if (m := ROW.match(line))]
+    assert {r["step"] for r in cycle_two if r["status"] == "running"} == {"demo/app"}
+    assert any("2 cached" in line and "demo/base" in line for frame in second for line in frame)
