@@ -368,7 +368,16 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
         _show(view, tracker.finish(outcome.returncode == 0 and not outcome.cancelled_by, time.monotonic()))
     finally:
         view.close()
-    return outcome
+    return _step_seconds(outcome, tracker, {f"{k[0]}/{k[1]}": names[k] for k in plan.stale})
+
+
+def _step_seconds(outcome: BakeOutcome, tracker: BuildTracker, targets: dict[str, str]) -> BakeOutcome:
+    """Each target's seconds as its step's row counted them: from its own first instruction to
+    its export, not from whatever vertices buildx labelled with it (shared ones included)."""
+    end = time.monotonic() - tracker.origin
+    seconds = {targets[row.step]: round(elapsed, 2) for row in tracker.snapshot()
+               if row.step in targets and (elapsed := row.elapsed(end)) is not None}
+    return replace(outcome, progress=replace(outcome.progress, durations={**outcome.durations, **seconds}))
 
 
 def _start_rows(plan: Plan) -> list[StepRow]:
