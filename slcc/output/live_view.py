@@ -87,8 +87,20 @@ def _table(rows: list[StepRow], now: float, spinner: Spinner, width: int) -> Tab
         style = "bold red" if row.status == "failed" else ("dim" if row.status == "waiting" else "")
         table.add_row(icon, Text(row.step, style or "bold"), Text(row.status, style),
                       Text(f"{elapsed:.1f}s" if elapsed is not None else "", "dim"),
-                      _cut(row.instruction if row.status in ("running", "failed") else "", room))
+                      _cut(shown(row.instruction) if row.status in ("running", "failed") else "", room))
     return table
+
+
+def shown(instruction: str) -> str:
+    """The instruction as a row shows it: one space between words, RUN's flags (mounts, network)
+    left out, so that the command itself fits the width."""
+    words = instruction.split()
+    if words[:1] == ["RUN"]:
+        command = words[1:]
+        while command and command[0].startswith("--"):
+            command = command[1:]
+        words = ["RUN", *command]
+    return " ".join(words)
 
 
 def _cut(text: str, width: int, style: str = "") -> Text:

@@ -195,3 +195,27 @@ def test_without_a_terminal_auto_and_plain_are_lines_and_json_is_json() -> None:
     assert isinstance(make_view("auto", print, None), LinesView)
     assert isinstance(make_view("plain", print, FakeTty(True)), LinesView)  # type: ignore[arg-type]
     assert isinstance(make_view("json", print, FakeTty(True)), JsonView)  # type: ignore[arg-type]
+
+
+def test_live_rows_fit_the_width_and_collapse_cached_steps() -> None:
+    import io
+
+    from rich.console import Console
+    from rich.spinner import Spinner
+
+    from slcc.output.live_view import _table, shown
+
+    rows = [StepRow("demo/a", "cached"), StepRow("demo/b", "cached"),
+            StepRow("demo/base", "running", "RUN --mount=type=cache,target=/var/cache/apt  apt-get install -y "
+                    + "x" * 80, started=1.0),
+            StepRow("demo/app", "failed", "RUN exit 3", started=2.0, ended=4.5), StepRow("demo/tool", "waiting")]
+    out = io.StringIO()
+    Console(file=out, width=60, color_system=None).print(_table(rows, 10.0, Spinner("dots"), 60))
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 60 for line in lines)
+    assert len(lines) == 4 and "2 cached" in lines[0] and "demo/a, demo/b" in lines[0]
+    assert "running" in lines[1] and "9.0s" in lines[1] and "RUN apt-get install -y xxx" in lines[1]
+    assert lines[1].endswith("…")
+    assert "failed" in lines[2] and "2.5s" in lines[2] and "RUN exit 3" in lines[2]
+    assert "waiting" in lines[3]
+    assert shown("RUN --mount=type=bind,from=client,target=/src   make  -C /src") == "RUN make -C /src"
