@@ -268,6 +268,8 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd:
             outcome = _settle(project, plan, outcome, state, results, report, io, planned.remote is not None)
         if report.ok and options.push:
             _push_after_build(project, planned, options.goals, report, io)
+        if report.ok and options.load and planned.remote:
+            _load_built(project, planned, options, io)
         if report.log:
             _journal_to_log(io.engine, mark, report.log)
         report.seconds = round(time.monotonic() - start, 2)
@@ -312,6 +314,15 @@ def _prepare(project: Project, planned: PlannedBuild, options: BuildOptions, io:
             if s.status == "fresh-registry" and s.step in goals.get(s.flavor, ()):
                 io.echo(f"pulling {s.tag}")
                 io.engine.pull(s.tag)
+
+
+def _load_built(project: Project, planned: PlannedBuild, options: BuildOptions, io: BuildIO) -> None:
+    """--load on a remote builder: the goals it built are in the registry only."""
+    goals = project.goals(options.goals)
+    for s in planned.plan.steps:
+        if s.key in planned.plan.stale and s.step in goals.get(s.flavor, ()):
+            io.echo(f"pulling {s.tag}")
+            io.engine.pull(s.tag)
 
 
 def _journal_to_log(engine: Engine, mark: int, log: Path) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from slcc.commands.build import BuildIO, BuildOptions, build
+from slcc.commands.builders import bake_target, remote_builder
 from slcc.emitting import emit, hcl
 from slcc.engine.protocol import BakeRequest, Cancelled
 from slcc.errors import EngineError, InputError
@@ -367,7 +368,8 @@ def _bake_tar(project: Project, tag: str, run_dir: Path, outputs: list[tuple[str
         ("attest", ["type=provenance,disabled=true"]),
     ]) for name, (platform, dest) in zip(names, outputs, strict=True)))
     log = run_dir / "export.log"
-    request = BakeRequest(bake_file, names, project.settings.repo_root, log, builder=project.settings.builder)
+    builder, docker_context = bake_target(project.settings, remote_builder(project.settings, io.engine))
+    request = BakeRequest(bake_file, names, project.settings.repo_root, log, builder=builder, context=docker_context)
     context.mkdir(exist_ok=True)
     try:
         outcome = io.engine.bake(request, cancel=io.cancel)

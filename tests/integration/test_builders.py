@@ -157,6 +157,11 @@ def test_second_daemon_builds_on_what_the_first_pushed(
     assert hashes["app"] in on_second.split()
     assert hashes["app"] not in _docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
 
+    # Export on the second daemon: the release image comes from the registry, the tar to this machine.
+    exported = run_slcc(repo, "export", "demo", "--json", *repository, env={"SLCC_BUILDER": second_daemon})
+    assert exported.returncode == 0, exported.stderr
+    assert Path(json.loads(exported.stdout)["archive"]).is_file()
+
     # The first daemon now finds everything fresh: no bake at all.
     again = json.loads(run_slcc(repo, "build", "demo", "--json", *repository).stdout)
     assert again["baked"] is False

@@ -83,3 +83,12 @@ def test_build_on_a_remote_builder_ignores_local_images_and_pushes(tmp_path: Pat
     request = engine.bakes[0]
     assert request.push and request.context == "d2" and request.builder is None
 
+
+
+def test_load_on_a_remote_builder_pulls_the_goals_it_built(tmp_path: Path) -> None:
+    proj = project(tmp_path, builder="d2", repository=REGISTRY)
+    hashes = proj.hash_all()["demo"]
+    names = emit.target_names(proj.flavors)
+    engine = FakeEngine(builder_info=D2, tags_by_target={names[("demo", s)]: h.tag(REGISTRY) for s, h in hashes.items()})
+    build(proj, BuildOptions(load=True, progress="quiet"), BuildIO(lambda _m: None, lambda _m: None, engine))
+    assert engine.pulled == [hashes["app"].tag(REGISTRY)]  # the goal; base stays in the registry
