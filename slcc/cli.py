@@ -339,7 +339,8 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 @main.command("clean")
 @click.argument("flavors", nargs=-1)
 @click.option("--keep", type=click.IntRange(0), metavar="N",
-              help="Keep the last N images (and exports, runs) of each step [slcc.toml: [clean] keep; default 3].")
+              help="Keep the last N images (and exports, runs) of each step, the current one first "
+              "[slcc.toml: [clean] keep; default 3].")
 @click.option("--keep-since", callback=_duration, metavar="DURATION",
               help="Keep what is younger than DURATION (30m, 12h, 7d, 2w); alone, it replaces --keep.")
 @click.option("--all", "remove_all", is_flag=True, help="Remove everything, including what the current tree needs.")
@@ -361,7 +362,7 @@ def clean_cmd(flavors: tuple[str, ...], keep: int | None, keep_since: float | No
     \b
     Examples:
       slcc clean --dry-run          what would go, and the bytes it frees
-      slcc clean --keep 1           only the current images and the last one per step
+      slcc clean --keep 1           only the current image of each step
       slcc clean --keep-since 7d --registry
     """
     from slcc.commands.clean import CleanIO, CleanOptions, clean  # noqa: PLC0415 - keeps `slcc --help` fast

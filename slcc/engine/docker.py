@@ -39,6 +39,7 @@ from slcc.errors import EngineError
 __all__ = ["DockerEngine", "RegistryUnauthorized", "RegistryUnavailable", "local_tags", "registry_tags"]
 
 STDERR_TAIL_LINES = 20
+LIST_TIMEOUT = 300.0  # seconds for the Engine API's image list (clean, du)
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
@@ -233,7 +234,8 @@ class DockerEngine:
 
     def slcc_images(self) -> list[SlccImage]:
         try:
-            return images.local_images(_api_get)
+            # Listing reads every image's config: slow on a busy daemon, and not on the no-op path.
+            return images.local_images(lambda path: _api_get(path, timeout=LIST_TIMEOUT))
         except OSError as exc:
             raise EngineError(f"cannot list images through {docker_socket()}: {exc}; {ENGINE_HINT}") from None
 

@@ -58,7 +58,7 @@ def remove_image(tag: str, journal: CommandJournal) -> RemoveResult:
     argv = ("docker", "image", "rm", tag)
     start = time.monotonic()
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
         raise EngineError(f"`{' '.join(argv)}` failed: {exc.__class__.__name__}", argv) from None
     journal.add(CommandRecord(argv, proc.returncode, round(time.monotonic() - start, 2)))

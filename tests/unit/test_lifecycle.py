@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import pytest
 
+from slcc.commands.build import BuildIO
 from slcc.commands.clean import CleanIO, CleanOptions, clean
+from slcc.commands.push import PushOptions, push
+from slcc.emitting import emit
 from slcc.engine.protocol import SlccImage
 from slcc.errors import InputError
 from slcc.loading.config import load_settings
@@ -100,3 +104,48 @@ def test_clean_on_the_fake_engine_keeps_current_skips_in_use_and_dry_run_removes
     report = clean(project, CleanOptions(keep=1), io)
     assert set(engine.removed) == {old[1].tag, old[2].tag}
     assert report.results[old[0].tag] == "in-use" and set(current.values()) <= engine.local
+
+
+def test_clean_state_files_old_exports_runs_caches_and_a_leftover_trash(project: Project) -> None:
+    state = project.settings.state_dir
+    hashes = project.hash_all()["demo"]
+    current_archive = state / "export" / f"demo-app-{hashes['app'].short}.tar.gz"
+    old_archive = state / "export" / f"demo-app-{'a' * 32}.tar.gz"
+    for archive, age in ((current_archive, 0), (old_archive, 50)):
+        write_files(state, {f"export/{archive.name}": "x" * 100, f"export/{archive.name}.sha512sum": "sum\n"})
+        os.utime(archive, (time.time() - age, time.time() - age))
+    for n in range(4):
+        run = state / "runs" / f"2026120{n}-000000-1"
+        write_files(run, {"build.log": "log\n"})
+        os.utime(run, (1000 + n, 1000 + n))
+    write_files(state, {"cache/demo/app/index.json": "x" * 600, "cache/gone/step/index.json": "x" * 600,
+                        ".trash/half-removed-run/build.log": "left by an interrupted clean\n"})
+    engine = FakeEngine()
+    io = CleanIO(lambda line: None, engine)
+
+    report = clean(project, CleanOptions(keep=1, cache_budget=1000), io)
+    removed = {Path(d.item.name).name for d in report.removed}
+    assert removed == {old_archive.name, "20261200-000000-1", "20261201-000000-1", "20261202-000000-1", "step"}
+    assert current_archive.is_file() and not old_archive.exists() and not Path(f"{old_archive}.sha512sum").exists()
+    assert sorted(p.name for p in (state / "runs").iterdir()) == ["20261203-000000-1"]
+    assert (state / "cache/demo/app/index.json").is_file() and not (state / "cache/gone/step").exists()
+    assert not any((state / ".trash").iterdir())  # emptied, the interrupted clean's leftover too
+
+
+def test_push_builds_what_exists_nowhere_then_pushes_every_step(project: Project) -> None:
+    registry_project = open_project(project.settings.repo_root, ["demo"],
+                                     {"ca_bundle": "none", "repository": "127.0.0.1:1/slcc"})
+    hashes = registry_project.hash_all()["demo"]
+    names = emit.target_names(registry_project.flavors)
+    tags = {s: h.tag("127.0.0.1:1/slcc") for s, h in hashes.items()}
+    engine = FakeEngine(tags_by_target={names[("demo", s)]: t for s, t in tags.items()})
+    results = push(registry_project, PushOptions(), BuildIO(lambda m: None, lambda m: None, engine))
+    assert len(engine.bakes) == 1 and {r.step: r.status for r in results} == {"base": "pushed", "app": "pushed"}
+    assert set(engine.pushed) == set(tags.values())
+    again = push(registry_project, PushOptions(), BuildIO(lambda m: None, lambda m: None, engine))
+    assert {r.status for r in again} == {"present"} and len(engine.bakes) == 1
+
+
+def test_push_needs_a_registry(project: Project) -> None:
+    with pytest.raises(InputError, match="names no registry"):
+        push(project, PushOptions(), BuildIO(lambda m: None, lambda m: None, FakeEngine()))
