@@ -149,6 +149,13 @@ def emit_bake_cmd(flavors: tuple[str, ...], output: Path | None, **kwargs: Any) 
     Run it from the repository root: docker buildx bake -f bake/NAME.hcl [TARGET...].
     Targets are named FLAVOR_STEP; a group per flavor holds its goals, and "default"
     holds every flavor group.
+
+    \b
+    Bake variables a CI sets in the environment (defaults: this command's settings):
+      SLCC_REPOSITORY  where hash-tagged images go, e.g. ghcr.io/acme/slcc
+      SLCC_CACHE       registry | local | inline | gha | none
+    e.g. SLCC_REPOSITORY=ghcr.io/acme/slcc SLCC_CACHE=gha docker buildx bake -f bake/python3.hcl --push
+    (see docs/scale-out.md).
     """
     project = load_project(kwargs, flavors)
     to_stdout = output is not None and str(output) == "-"
@@ -263,7 +270,8 @@ def _show_failure(failure: StepFailure) -> None:
 @click.option("--force-rebuild", is_flag=True, help="Rebuild the goals and everything they need.")
 @click.option("--from", "force_from", multiple=True, metavar="STEP",
               help="Rebuild STEP and the steps that use it (repeatable).")
-@click.option("--builder", help="buildx builder to use [env SLCC_BUILDER].")
+@click.option("--builder", help="buildx builder (default: the local daemon's). Any other builder checks "
+              "freshness in and pushes to the registry, which --repository must name [env SLCC_BUILDER].")
 @progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @project_options
@@ -519,7 +527,8 @@ def test_cmd(flavor: str | None, step: str | None, progress: Progress, **kwargs:
 @click.option("--exec", "exec_cmd", metavar="CMD",
               help="Shell command to run after each successful build; env SLCC_TAG (first goal's tag), "
               "SLCC_TAGS (all goal tags).")
-@click.option("--builder", help="buildx builder to use [env SLCC_BUILDER].")
+@click.option("--builder", help="buildx builder (default: the local daemon's). Any other builder checks "
+              "freshness in and pushes to the registry, which --repository must name [env SLCC_BUILDER].")
 @progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per cycle on stdout.")
 @project_options
@@ -568,7 +577,8 @@ def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wai
 @click.option("--repository", metavar="REPO", help="Image repository for hash tags [env SLCC_REPOSITORY].")
 @click.option("--cache", type=click.Choice(choices(CacheBackend)),
               help="Build cache backend [env SLCC_CACHE].")
-@click.option("--builder", help="buildx builder to use [env SLCC_BUILDER].")
+@click.option("--builder", help="buildx builder (default: the local daemon's). Any other builder checks "
+              "freshness in and pushes to the registry, which --repository must name [env SLCC_BUILDER].")
 def serve_cmd(source: str, host: str, port: int, state_dir: Path, database: str | None, branches: tuple[str, ...],
               push: bool, export_: bool, max_body: int, instance: str | None, repository: str | None,
               cache: str | None, builder: str | None) -> None:
