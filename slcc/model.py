@@ -41,6 +41,7 @@ class Flavor:
     mappings: Mapping[str, Path]  # name -> absolute path (directory or file)
     steps: Mapping[str, Step]  # in dependency order: every step after its dependencies
     follow_links: frozenset[str] = frozenset()  # mappings whose symlinks are followed (sent as content)
+    package_files: tuple[Path, ...] = ()  # sources of steps' generated package files (absolute)
 
     @property
     def image_name(self) -> str:

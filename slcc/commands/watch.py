@@ -132,8 +132,32 @@ def _matcher(ignore_file: Path) -> IgnoreMatcher | None:
 def _step_files(flavor: Flavor, step: Step) -> list[Path]:
     """Single files that decide a step's hash or what its trees hold."""
     specific = step.dockerfile.with_name(step.dockerfile.name + ".dockerignore")
-    mapping_ignores = [flavor.mappings[name] / ".dockerignore" for name in step.mappings]
-    return [step.dockerfile, specific, step.context / ".dockerignore", *mapping_ignores]
+    dir_maps = [flavor.mappings[name] for name in step.mappings if flavor.mappings[name].is_dir()]
+    file_maps = [flavor.mappings[name] for name in step.mappings if not flavor.mappings[name].is_dir()]
+    # Extra context files, file mappings and the packages.yml a generated package file comes from.
+    extra = [*step.files.values(), *file_maps, *(flavor.package_files if step.generated else ())]
+    extra += [t for name in step.mappings if name in flavor.follow_links and flavor.mappings[name].is_dir()
+              for t in _followed(flavor.mappings[name]) if not t.is_dir()]
+    return [step.dockerfile, specific, step.context / ".dockerignore", *(d / ".dockerignore" for d in dir_maps),
+            *extra]
+
+
+def _followed(root: Path) -> list[Path]:
+    """What the symlinks below ``root`` point to, transitively: a mapping with follow_symlinks hashes them."""
+    found: list[Path] = []
+    queue, seen = [root], {root.resolve()}
+    while queue:
+        for dirpath, dirnames, filenames in os.walk(queue.pop()):
+            for name in [*dirnames, *filenames]:
+                path = Path(dirpath) / name
+                if path.is_symlink():
+                    target = path.resolve()
+                    if target not in seen and target.exists():
+                        seen.add(target)
+                        found.append(target)
+                        if target.is_dir():
+                            queue.append(target)
+    return found
 
 
 def _step_trees(flavor: Flavor, step: Step) -> list[tuple[Path, IgnoreMatcher | None]]:
@@ -142,7 +166,12 @@ def _step_trees(flavor: Flavor, step: Step) -> list[tuple[Path, IgnoreMatcher | 
     # BuildKit prefers <Dockerfile>.dockerignore over the context's; a mapping (named context) has its own.
     trees = [(step.context, _matcher(specific if specific.is_file() else step.context / ".dockerignore"))]
     for name in step.mappings:
-        trees.append((flavor.mappings[name], _matcher(flavor.mappings[name] / ".dockerignore")))
+        root = flavor.mappings[name]
+        if not root.is_dir():
+            continue  # a file mapping: in _step_files
+        trees.append((root, _matcher(root / ".dockerignore")))
+        if name in flavor.follow_links:
+            trees += [(target, None) for target in _followed(root) if target.is_dir()]
     return trees
 
 
@@ -228,6 +257,8 @@ def watch_plan(flavor: Flavor, ignored: Callable[[Path], bool]) -> set[Watch]:
     watches: list[Watch] = [(flavor.directory, False)]  # flavor.toml
     for step in flavor.steps.values():
         watches.append((step.dockerfile.parent, False))  # the Dockerfile may live outside the context
+        # Single input files outside the trees: watched through their directory (save-by-rename).
+        watches += [(f.parent, False) for f in _step_files(flavor, step)[3:] if f.parent.is_dir()]
         for root, matcher in _step_trees(flavor, step):
 
             def pruned(d: Path, root: Path = root, matcher: IgnoreMatcher | None = matcher) -> bool:

@@ -172,6 +172,7 @@ def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, sr
         mappings=dict(sorted(mappings.items())),
         steps={n: steps[n] for n in order},
         follow_links=follow_links,
+        package_files=package_files,
     )
 
 

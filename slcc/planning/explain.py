@@ -61,6 +61,8 @@ def reasons(previous: Manifest | None, current: Manifest) -> list[str]:
             out.append(f"mapping {name} {'added' if name in new_maps else 'removed'}")
         else:
             out += _tree_diff(f"mapping {name}", old_maps[name], new_maps[name])
+    # Extra context files (`files`, generated package files): "packages.yml entry changed" shows here.
+    out += _map_diff("context file", previous.get("files", {}), current.get("files", {}))
     out += _map_diff("arg", previous.get("args", {}), current.get("args", {}))
     if previous.get("platforms") != current.get("platforms"):
         out.append(f"platforms {previous.get('platforms')} -> {current.get('platforms')}")

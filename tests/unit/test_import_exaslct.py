@@ -164,3 +164,32 @@ def test_file_mapping_edit_changes_only_its_steps(imported: tuple[Path, Path]) -
     (dest / "ext/01_nodoc").write_text("changed\n")
     after = hashes(dest)
     assert {s for s in before if before[s] != after[s]} == {"base", "app", "flavor_customization", "release"}
+
+
+def test_watch_sees_every_input_of_an_imported_flavor(imported: tuple[Path, Path]) -> None:
+    from slcc.commands.watch import PathFilter, affected_steps, watch_plan
+
+    _, dest = imported
+    flavor = load_flavor(dest, FLAVOR)
+    goals = ["release"]
+    # Behind client/lib -> ../shared/lib (follow_symlinks), a file mapping, packages.yml.
+    assert affected_steps(flavor, goals, [dest / "shared/lib/util.txt"]) == {"app", "release"}
+    assert affected_steps(flavor, goals, [dest / "ext/01_nodoc"]) == {"base", "app", "flavor_customization",
+                                                                       "release"}
+    assert affected_steps(flavor, goals, [dest / "flavors" / FLAVOR / "packages.yml"]) >= {"base"}
+    assert affected_steps(flavor, goals, [dest / "flavors" / FLAVOR / "flavor_base/language_definitions.json"]) \
+        == {"release"}
+    watched = {p for p, _ in watch_plan(flavor, PathFilter(dest))}
+    assert dest / "shared/lib" in watched and dest / "ext" in watched and dest / "flavors" / FLAVOR in watched
+
+
+def test_explain_names_the_generated_package_file(imported: tuple[Path, Path]) -> None:
+    from slcc.planning.explain import reasons
+
+    _, dest = imported
+    hasher = FlavorHasher(default_platform="linux/amd64")
+    before = hasher.hash_flavor(load_flavor(dest, FLAVOR))["base"].manifest()
+    packages = dest / "flavors" / FLAVOR / "packages.yml"
+    packages.write_text(packages.read_text().replace('version: "9.1"', 'version: "9.2"'))
+    after = FlavorHasher(default_platform="linux/amd64").hash_flavor(load_flavor(dest, FLAVOR))["base"].manifest()
+    assert reasons(before, after) == ["context file base_packages.yml changed"]
