@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import tarfile
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BASE_IMAGE, RESOURCES, ImageCleanup, _unavailable
+from tests.conftest import BASE_IMAGE, RESOURCES, ImageCleanup, LocalRegistry, _unavailable
 from tests.helpers import make_repo, run_slcc
 
 PLATFORMS = '["linux/amd64", "linux/arm64"]'
@@ -34,6 +35,7 @@ depends = ["app"]
     "flavors/mp/app/Dockerfile": "FROM base\nRUN echo app >> /arch.txt\n",
     "flavors/mp/test/Dockerfile": 'FROM app\nRUN test "$(head -n 1 /arch.txt)" = "$(uname -m)" && echo "ran on $(uname -m)"\n',
 }
+INDEX_TYPES = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
 ELF_MACHINE = {"x86_64": 0x3E, "aarch64": 0xB7}
 
 
@@ -60,23 +62,33 @@ def _slcc(repo: Path, repository: str, *args: str) -> subprocess.CompletedProces
     return proc
 
 
+def _registry_platforms(registry: LocalRegistry, tag: str) -> set[str]:
+    name, _, ref = tag.partition("/")[2].rpartition(":")
+    request = urllib.request.Request(f"{registry.url}/v2/{name}/manifests/{ref}", headers={"Accept": INDEX_TYPES})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        index = json.load(response)
+    return {f"{m['platform']['os']}/{m['platform']['architecture']}" for m in index.get("manifests", [])
+            if m.get("platform", {}).get("os") != "unknown"}
+
+
 def _elf_machine(data: bytes) -> int:
     assert data[:4] == b"\x7fELF"
     return int.from_bytes(data[18:20], "little")
 
 
-def test_two_platform_flavor_builds_exports_and_tests_both(
-    tmp_path: Path, arm64: None, image_cleanup: ImageCleanup
+def test_two_platform_flavor_builds_pushes_exports_and_tests_both(
+    tmp_path: Path, arm64: None, registry: LocalRegistry, image_cleanup: ImageCleanup
 ) -> None:
     nonce = uuid.uuid4().hex[:10]  # BuildKit's cache would otherwise skip the RUNs of an earlier session
     base = f"ARG BASE\nFROM ${{BASE}}\nRUN uname -m > /arch.txt && echo {nonce} > /nonce\n"
     repo = make_repo(tmp_path / "repo", {**FILES, "flavors/mp/base/Dockerfile": base})
-    repository = f"slcct{nonce}"
+    repository = f"{registry.host}/slcct{nonce}"  # registry cache too, for both platforms
     hashes = {h["step"]: h for h in json.loads(_slcc(repo, repository, "hash", "mp", "--json").stdout)}
     image_cleanup.add(*(h["tag"] for h in hashes.values()))
 
-    report = json.loads(_slcc(repo, repository, "build", "mp", "--json").stdout)
+    report = json.loads(_slcc(repo, repository, "build", "mp", "--push", "--json").stdout)
     assert {s["step"]: s["status"] for s in report["steps"]} == {"base": "built", "app": "built"}
+    assert _registry_platforms(registry, hashes["app"]["tag"]) == {"linux/amd64", "linux/arm64"}
     for platform, machine in (("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")):
         out = subprocess.run(["docker", "run", "--rm", "--platform", platform, hashes["app"]["tag"], "cat", "/arch.txt"],
                              capture_output=True, text=True, timeout=120, check=True).stdout
