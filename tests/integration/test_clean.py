@@ -84,7 +84,16 @@ def test_all_removes_only_what_slcc_built_and_waits_for_the_build_lock(
     subprocess.run(["docker", "build", "-q", "-t", derived, "-"], input=f"FROM {app}\nRUN echo mine > /mine\n",
                    text=True, capture_output=True, check=True)
     subprocess.run(["docker", "tag", app, retag], check=True)
+    base = next(s["tag"] for s in report["steps"] if s["step"] == "base")
+    container = subprocess.run(["docker", "create", base, "true"], capture_output=True, text=True,
+                               check=True).stdout.strip()
+    try:
+        _clean_all_while_locked(repo, repository, app, base, {derived, retag})
+    finally:
+        subprocess.run(["docker", "rm", container], capture_output=True, check=False)
 
+
+def _clean_all_while_locked(repo: Path, repository: str, app: str, base: str, users: set[str]) -> None:
     state = repo / ".slcc"
     with (state / "build.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # as a running build holds it
@@ -97,10 +106,12 @@ def test_all_removes_only_what_slcc_built_and_waits_for_the_build_lock(
         assert "waiting for another slcc build" in seen
         assert app in local_tags(repository)  # nothing removed while the build runs
         fcntl.flock(lock, fcntl.LOCK_UN)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
-    assert local_tags(repository) == {derived, retag}
-    assert {i["kind"] for i in json.loads(out)["items"]} >= {"image", "run", "cache"}
+    items = json.loads(out)["items"]
+    assert local_tags(repository) == users | {base}  # base: a container uses it
+    assert next(i["result"] for i in items if i["name"] == base) == "in-use"
+    assert {i["kind"] for i in items} >= {"image", "run", "cache"}
     assert not (state / "cache" / "demo").exists() or not any((state / "cache" / "demo").iterdir())
 
 

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,3 +165,51 @@ def test_push_with_registry_down_fails_and_slcc_push_catches_up(
     assert json.loads(again.stdout)["baked"] is False
     assert {t.rsplit(":", 1)[1] for t in tags.values()} <= set(registry.tags(f"{name}/demo"))
     assert set(json.loads(again.stdout)["pushed"]) == set(tags.values())
+
+
+HELPER = '''#!{python}
+"""A docker credential helper keeping logins in a JSON file: docker's helper protocol."""
+import json, pathlib, sys
+store = pathlib.Path({store!r})
+data = json.loads(store.read_text()) if store.exists() else {{}}
+action, text = sys.argv[1], sys.stdin.read().strip()
+if action == "store":
+    entry = json.loads(text)
+    data[entry["ServerURL"]] = {{"Username": entry["Username"], "Secret": entry["Secret"]}}
+    store.write_text(json.dumps(data))
+elif action == "get":
+    if text not in data:
+        print("credentials not found in native keychain")
+        sys.exit(1)
+    print(json.dumps({{"ServerURL": text, **data[text]}}))
+elif action == "erase":
+    data.pop(text, None)
+    store.write_text(json.dumps(data))
+elif action == "list":
+    print(json.dumps({{k: v["Username"] for k, v in data.items()}}))
+'''
+
+
+def test_docker_login_through_a_credential_helper_serves_slcc_too(
+    tmp_path: Path, base_image: str, auth_registry: AuthRegistry, image_cleanup: ImageCleanup,
+) -> None:
+    """`docker login` stores through credsStore's helper; slcc asks the same helper, as buildx does."""
+    bin_dir, config = tmp_path / "bin", tmp_path / "docker-helper"
+    bin_dir.mkdir()
+    config.mkdir()
+    helper = bin_dir / "docker-credential-slcctest"
+    helper.write_text(HELPER.format(python=sys.executable, store=str(tmp_path / "helper-store.json")))
+    helper.chmod(0o755)
+    (config / "config.json").write_text(json.dumps({"credsStore": "slcctest"}))
+    env = {"DOCKER_CONFIG": str(config), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    subprocess.run(["docker", "login", "-u", USER, "--password-stdin", auth_registry.host], input=PASSWORD,
+                   text=True, capture_output=True, check=True, env={**os.environ, **env})
+    assert PASSWORD not in (config / "config.json").read_text()  # the helper holds it, not the config
+
+    repo = make_repo(tmp_path / "repo")
+    name = f"slcct{uuid.uuid4().hex[:8]}"
+    proc = slcc(repo, env, "build", "demo", "--json", "--push", "--repository", f"{auth_registry.host}/{name}")
+    report = json.loads(proc.stdout)
+    image_cleanup.add(*(s["tag"] for s in report["steps"]))
+    assert {s["tag"].rsplit(":", 1)[1] for s in report["steps"]} <= set(auth_registry.tags(f"{name}/demo"))
+    assert PASSWORD not in proc.stdout + proc.stderr
