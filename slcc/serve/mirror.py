@@ -47,8 +47,14 @@ class Mirror:
                 tmp.rename(self.git_dir)
                 self._git("config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*")
             else:
+                self._remove_stale_locks()
                 self._fetch()
         self.work_root.mkdir(parents=True, exist_ok=True)
+
+    def _remove_stale_locks(self) -> None:
+        """git's *.lock files left by a git killed with the service; at start nothing else uses the mirror."""
+        for lock in self.git_dir.rglob("*.lock"):
+            lock.unlink(missing_ok=True)
 
     def _fetch(self) -> None:
         self._git("fetch", "--quiet", "--prune", "origin")
@@ -84,9 +90,12 @@ class Mirror:
         """A detached work tree of ``commit`` at ``path`` (replacing whatever is there)."""
         with self._lock:
             if (path / ".git").exists():
-                _run_git(["-C", str(path), "checkout", "--quiet", "--force", "--detach", commit], True, str(path))
-                _run_git(["-C", str(path), "clean", "-qffdx"], True, str(path))
-                return
+                try:
+                    _run_git(["-C", str(path), "checkout", "--quiet", "--force", "--detach", commit], True, str(path))
+                    _run_git(["-C", str(path), "clean", "-qffdx"], True, str(path))
+                    return
+                except EngineError:  # a work tree broken by a crash: start it over
+                    pass
             shutil.rmtree(path, ignore_errors=True)
             self._git("worktree", "prune")
             self._git("worktree", "add", "--quiet", "--force", "--detach", str(path), commit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -11,6 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from slcc.errors import InputError
 from slcc.serve.app import Secrets, Service, make_app
@@ -83,9 +85,20 @@ def instance_name(options: ServeOptions) -> str:
     return f"{socket.gethostname()}-{digest}"
 
 
+def lock_state_dir(state: Path) -> IO[str]:
+    """One `slcc serve` per state directory; the kernel drops the lock with the process (kill -9 too)."""
+    state.mkdir(parents=True, exist_ok=True)
+    handle = (state / "serve.lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise InputError(f"{state} is used by another running slcc serve", "--state-dir") from None
+    return handle
+
+
 def build_service(options: ServeOptions, secrets: Secrets) -> Service:
     state = options.state_dir.resolve()
-    state.mkdir(parents=True, exist_ok=True)
     source = options.source if "://" in options.source or options.source.startswith("git@") \
         else str(Path(options.source).resolve())
     mirror = Mirror(source, state)
@@ -110,6 +123,7 @@ def serve(options: ServeOptions) -> None:
                     user_config_path(os.environ))
     if not secrets.api_token:
         log.warning("no API token (SLCC_API_TOKEN): POST /api/builds and cancel are refused with 401")
+    lock = lock_state_dir(options.state_dir.resolve())  # held until the process ends
     service = build_service(options, secrets)
 
     def start() -> None:
@@ -122,3 +136,4 @@ def serve(options: ServeOptions) -> None:
     server = uvicorn.Server(uvicorn.Config(app, host=options.host, port=options.port, log_level="info",
                                            timeout_graceful_shutdown=5))
     server.run()
+    lock.close()

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 import uuid
@@ -137,6 +138,11 @@ def test_bad_signatures_and_oversized_bodies_are_refused(served: tuple[FlavorRep
     output = service.output()
     assert "missing or wrong signature" in output
     assert "body-marker-7c1e" not in output and SECRET not in output and TOKEN not in output
+    second = subprocess.run([sys.executable, "-m", "slcc", "serve", "--repo", str(service.source), "--port",
+                             str(service.port + 1), "--state-dir", str(service.state)],
+                            capture_output=True, text=True, env=service.env, timeout=60, check=False)
+    assert second.returncode == 2 and second.stderr.strip().splitlines() == [
+        f"slcc: error: --state-dir: {service.state.resolve()} is used by another running slcc serve"], second.stderr
     db = (service.state / "serve.db").read_bytes()
     assert SECRET.encode() not in db and TOKEN.encode() not in db
 
@@ -198,6 +204,7 @@ def test_kill_9_mid_build_requeues_and_the_restart_builds_it(tmp_path: Path, bas
         service.kill9()
         _wait_gone(runner_pid)  # the runner dies with the service (and stops its bake)
         assert (service.state / "work" / str(build_id)).exists()  # left behind by the crash
+        (service.state / "mirror.git" / "refs" / "heads" / "main.lock").touch()  # as a git killed mid-fetch leaves
 
         service.start()
         done = service.wait(build_id, timeout=180)
