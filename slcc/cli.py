@@ -563,8 +563,9 @@ def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wai
 @click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
 @click.option("--state-dir", type=click.Path(path_type=Path), default=Path(".slcc-serve"), show_default=True,
               help="Mirror, work trees, logs, artifacts and the SQLite queue.")
-@click.option("--database", metavar="URL",
-              help="postgresql://... to share one queue between instances; default: SQLite in the state dir.")
+@click.option("--database", metavar="URL", envvar="SLCC_SERVE_DATABASE",
+              help="postgresql://... to share one queue between instances; default: SQLite in the state dir "
+              "[env SLCC_SERVE_DATABASE; passwords: PGPASSWORD or ~/.pgpass].")
 @click.option("--branch", "branches", multiple=True, metavar="GLOB",
               help="Build pushes to matching branches only (repeatable); default: every branch.")
 @click.option("--push", is_flag=True, help="Push built images to the registry (like slcc build --push).")

@@ -157,8 +157,11 @@ def test_gitlab_push_and_api_build_and_cancel(tmp_path: Path, base_image: str, i
         [slow_id] = _queued(resp)
         assert service.build(slow_id)["ref"] == "refs/heads/main"
         body = push_payload(commit)
-        hook = service.request("POST", "/hooks/gitlab", body, {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": SECRET})
+        gitlab = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": SECRET, "Idempotency-Key": "gl-1"}
+        hook = service.request("POST", "/hooks/gitlab", body, gitlab)
         assert hook.status == 202  # "other" (slow is already queued with the same content)
+        retry = service.request("POST", "/hooks/gitlab", body, gitlab)
+        assert retry.status == 200 and retry.json()["duplicate_delivery"] is True
         assert [s["flavor"] for s in hook.json()["skipped"]] == ["slow"]
         service.wait(slow_id, ("running",))
         _wait_for_log(service, slow_id, "sleep 120")
