@@ -12,7 +12,7 @@ from slcc.emitting.emit import EmitRequest, emit_bake
 from slcc.hashing.stephash import FlavorHasher
 from slcc.loading.config import load_settings
 from slcc.loading.flavor import load_flavor
-from tests.conftest import ImageCleanup
+from tests.conftest import ImageCleanup, LocalRegistry
 from tests.helpers import make_repo, run_slcc
 from tests.unit.test_emit import HOSTILE
 
@@ -105,3 +105,27 @@ def test_fresh_dependency_reference_follows_the_repository_variable(tmp_path: Pa
     base_tag = hashes["demo"]["base"].tag("reg.example:5000/x")
     assert app["contexts"] == {"base": "docker-image://" + base_tag, "src": "src"}
     assert app["tags"] == [hashes["demo"]["app"].tag("reg.example:5000/x")]
+
+
+def test_ci_run_with_variables_pushes_what_slcc_then_finds_fresh(
+    tmp_path: Path, base_image: str, registry: LocalRegistry, image_cleanup: ImageCleanup
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    assert run_slcc(repo, "emit-bake", "demo", "-o", "ci/demo.hcl").returncode == 0  # local defaults
+    repository = f"{registry.host}/slcct{uuid.uuid4().hex[:10]}"
+    hashes = json.loads(run_slcc(repo, "hash", "demo", "--json", "--repository", repository).stdout)
+    image_cleanup.add(*(h["tag"] for h in hashes))
+
+    # What the CI recipes in docs/scale-out.md run: plain buildx, the two variables, --push.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SLCC_")}
+    proc = subprocess.run(["docker", "buildx", "bake", "-f", "ci/demo.hcl", "--push", "demo"], cwd=repo,
+                          env={**clean, "SLCC_REPOSITORY": repository, "SLCC_CACHE": "registry"},
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"{repository}/demo:cache-app" in proc.stderr  # the registry cache was exported
+
+    # A machine with an empty store finds everything in the registry: no bake.
+    for h in hashes:
+        subprocess.run(["docker", "image", "rm", h["tag"]], capture_output=True, check=False)
+    report = json.loads(run_slcc(repo, "build", "demo", "--json", "--repository", repository).stdout)
+    assert report["baked"] is False and [s["status"] for s in report["steps"]] == ["fresh-registry"]
