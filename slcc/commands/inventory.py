@@ -54,7 +54,8 @@ def current_tags(project: Project, hashes: Hashes) -> set[str]:
 def image_items(images: Sequence[SlccImage], repository: str, flavors: Sequence[str] | None,
                 current: set[str], kind: Kind = "image") -> list[Item]:
     """The images under ``repository`` (of ``flavors`` when given) as Items."""
-    chosen = [i for i in images if i.tag.rpartition(":")[0] == f"{repository}/{i.flavor}"
+    # Image names are the lower-cased flavor names (a flavor name may have upper case).
+    chosen = [i for i in images if i.tag.rpartition(":")[0] == f"{repository}/{i.flavor.lower()}"
               and (flavors is None or i.flavor in flavors)]
     return [Item(kind, f"{i.flavor}/{i.step}", i.tag, i.created, i.size, i.tag in current) for i in chosen]
 

@@ -79,7 +79,7 @@ def push_lacking(items: Sequence[PushCandidate], local: set[str], engine: Engine
 
 
 def local_tags(project: Project, engine: Engine) -> set[str]:
-    return engine.local_tags(f"{project.settings.repository}/{f.name}" for f in project.flavors)
+    return engine.local_tags(f"{project.settings.repository}/{f.image_name}" for f in project.flavors)
 
 
 def push(project: Project, options: PushOptions, io: BuildIO) -> list[PushResult]:

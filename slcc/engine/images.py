@@ -76,7 +76,8 @@ def registry_images(repository: str, flavors: Sequence[str], timeout: float = 10
     """slcc's hash tags under ``repository``/FLAVOR, with their digests, creation times and sizes."""
     host, _, path = repository.partition("/")
     client = RegistryClient(host, timeout)
-    wanted = [(f"{path}/{flavor}", tag) for flavor in flavors for tag in client.tags(f"{path}/{flavor}")
+    names = [f"{path}/{flavor.lower()}" for flavor in flavors]  # image names are lower case
+    wanted = [(name, tag) for name in names for tag in client.tags(name)
               if _HASH_TAG.match(tag)]
     if not wanted:
         return []

@@ -155,3 +155,12 @@ def test_default_bake_file_name_is_bounded() -> None:
 def test_settings_state_dir_is_where_contexts_go(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
     assert load_settings(repo).state_dir == repo / ".slcc"
+
+
+def test_lifecycle_inventory_finds_images_of_upper_case_flavors() -> None:
+    from slcc.commands.inventory import image_items
+    from slcc.engine.protocol import SlccImage
+
+    image = SlccImage("127.0.0.1:5000/x/demo-exa:app-" + "a" * 32, "Demo-EXA", "app", "a" * 64, 1.0, 5)
+    items = image_items([image], "127.0.0.1:5000/x", ["Demo-EXA"], set())
+    assert [i.name for i in items] == [image.tag]
