@@ -33,7 +33,7 @@ from slcc.progress import attribution
 from slcc.progress.bake_log import fatal_failure, instruction_output
 from slcc.progress.records import StepEvent, StepFailure, StepRow
 from slcc.progress.tracker import BuildTracker, ProgressView
-from slcc.state import contexts
+from slcc.state import contexts, localcache
 from slcc.state.atomic import write_text_atomic
 from slcc.state.store import State
 from slcc.vocabulary import Progress, StepKey, StepStatus
@@ -360,6 +360,9 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
     bake_file = run_dir / "bake.hcl"
     revision = io.engine.revision(settings.repo_root)
     contexts.materialize(settings, project.flavors, planned.hashes, plan.stale)
+    if settings.cache_backend == "local":
+        for flavor, step in sorted(plan.stale):
+            localcache.discard_if_corrupt(emit.local_cache_dir(settings, flavor, step), io.warn)
     write_text_atomic(bake_file, emit.emit_bake(emit.EmitRequest(
         project.flavors, planned.hashes, settings, only=plan.stale, revision=revision)))
     names = emit.target_names(project.flavors)

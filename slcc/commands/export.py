@@ -28,7 +28,8 @@ from slcc.commands.build import BuildIO, BuildOptions, build
 from slcc.commands.builders import bake_target, remote_builder
 from slcc.emitting import emit, hcl
 from slcc.engine.protocol import BakeRequest, Cancelled
-from slcc.errors import EngineError, InputError
+from slcc.errors import EngineError, InputError, WriteError
+from slcc.loading.config import check_dir_path
 from slcc.loading.project import Project
 from slcc.model import Flavor
 from slcc.state.atomic import write_text_atomic
@@ -313,10 +314,11 @@ def export(project: Project, options: ExportOptions, io: BuildIO) -> list[Export
     flavor = single_flavor(project)
     step = options.goal or flavor.goals[0]
     if step not in flavor.steps:
-        raise InputError(f"flavor {flavor.name} has no step {step!r} (steps: {', '.join(flavor.steps)})")
+        raise InputError(f"flavor {flavor.name} has no step {step!r} (steps: {', '.join(flavor.steps)})", "--goal")
     step_hash = project.hash_all()[flavor.name][step]
     tag = step_hash.tag(project.settings.repository)
     out_dir = (options.output_dir or project.settings.state_dir / "export").resolve()
+    check_dir_path(out_dir, "output directory", "--output-dir" if options.output_dir else project.settings.state_dir)
     archives = []
     for platform in flavor.platforms or (None,):
         archive = out_dir / archive_name(flavor.name, step, step_hash.short, platform)
@@ -343,11 +345,21 @@ def export(project: Project, options: ExportOptions, io: BuildIO) -> list[Export
     try:
         _bake_tar(project, tag, run_dir, [(a.platform, raws[a.archive]) for a in missing], io)
         for item in missing:
-            written[item.archive] = write_archive(raws[item.archive], item.archive, item.checksum)
+            written[item.archive] = _write_or_fail(raws[item.archive], item, tag)
     finally:
         for raw in raws.values():
             raw.unlink(missing_ok=True)  # can be as big as the image: never keep it
     return [result(a, written.get(a.archive)) for a in archives]
+
+
+def _write_or_fail(raw: Path, item: _Archive, tag: str) -> ArchiveStats:
+    """``write_archive`` with its faults as one line: a broken tar (exit 1), a full or read-only disk."""
+    try:
+        return write_archive(raw, item.archive, item.checksum)
+    except tarfile.TarError as exc:
+        raise EngineError(f"exporting {tag}: BuildKit's tar of the image is unreadable ({exc})") from None
+    except OSError as exc:
+        raise WriteError(exc.filename or item.archive, exc.strerror or exc.__class__.__name__) from None
 
 
 def _bake_tar(project: Project, tag: str, run_dir: Path, outputs: list[tuple[str | None, Path]],

@@ -116,3 +116,17 @@ def test_emit_bake_into_full_or_read_only_filesystem_is_one_line(tmp_path: Path,
             assert len(lines) == 1 and lines[0].startswith(f"slcc: error: {target}: cannot write"), proc.stderr
             assert reason in lines[0]
         assert sorted(p.name for p in full.iterdir()) == ["filler"]  # no temp file left behind
+
+
+def test_garbled_local_cache_index_is_discarded_with_a_warning(
+        repo: Path, repository: str, image_cleanup: ImageCleanup) -> None:
+    cold = build(repo, repository, image_cleanup, "--cache", "local")
+    assert cold.returncode == 0, cold.stderr
+    index = repo / ".slcc" / "cache" / "demo" / "app" / "index.json"
+    assert index.is_file()
+    index.write_text('{"manifests": "garbled"')
+    (repo / "src" / "main.txt").write_text("main v2\n")
+    again = build(repo, repository, image_cleanup, "--cache", "local")
+    assert again.returncode == 0, again.stderr
+    assert "local build cache discarded" in again.stderr
+    assert json.loads(index.read_text())["manifests"]  # written afresh by the build
