@@ -122,7 +122,7 @@ def test_export_goal_and_output_dir(slcc: Slcc, tmp_path: Path) -> None:
 def test_export_unknown_goal_is_bad_input(slcc: Slcc) -> None:
     proc = slcc("export", "demo", "--goal", "nope", expect=2)
     assert proc.stderr.strip().splitlines() == [
-        "slcc: error: flavor demo has no step 'nope' (steps: base, app, test)"]
+        "slcc: error: --goal: flavor demo has no step 'nope' (steps: base, app, test)"]
 
 
 def test_test_step_passes_then_is_cached(slcc: Slcc) -> None:
