@@ -241,7 +241,7 @@ async def build_log(request: Request) -> Response:
     if build is None:
         return _error(404, "no such build")
     path = service.worker.log_path(build.id)
-    if "text/event-stream" in request.headers.get("accept", "") and build.status in ("queued", "running"):
+    if "text/event-stream" in request.headers.get("accept", ""):  # a finished build: the log, then `end`
         return StreamingResponse(_follow(service, build.id, path), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
     text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""

@@ -197,12 +197,12 @@ def _wait_for_log(service: Service, build_id: int, text: str, timeout: float = 1
 
 def test_kill_9_mid_build_requeues_and_the_restart_builds_it(tmp_path: Path, base_image: str,
                                                              image_cleanup: ImageCleanup) -> None:
-    repo, service = make_service(tmp_path, slow_files(6))
+    repo, service = make_service(tmp_path, slow_files(10))
     service.start()
     try:
         [build_id] = _queued(service.github(repo.commit({}, "initial push")))
         running = service.wait(build_id, ("running",))
-        _wait_for_log(service, build_id, "sleep 6")
+        _wait_for_log(service, build_id, "sleep 10")
         runner_pid = _runner_pid(build_id, service)
         service.kill9()
         _wait_gone(runner_pid)  # the runner dies with the service (and stops its bake)
@@ -223,12 +223,12 @@ def test_kill_9_mid_build_requeues_and_the_restart_builds_it(tmp_path: Path, bas
 
 
 def test_sigterm_mid_build_requeues_it(tmp_path: Path, base_image: str, image_cleanup: ImageCleanup) -> None:
-    repo, service = make_service(tmp_path, slow_files(5))
+    repo, service = make_service(tmp_path, slow_files(10))
     service.start()
     try:
         [build_id] = _queued(service.github(repo.commit({}, "initial push")))
         service.wait(build_id, ("running",))
-        _wait_for_log(service, build_id, "sleep 5")
+        _wait_for_log(service, build_id, "sleep 10")
         service.stop()  # SIGTERM: uvicorn shuts down, the worker stops the build and re-queues it
         assert f"build {build_id}: re-queued (service stopping)" in service.output()
         assert not (service.state / "work" / str(build_id)).exists()
@@ -296,7 +296,7 @@ def _row_status(dom: str, build_id: int) -> str | None:
 
 def test_the_page_shows_builds_live_in_headless_chromium(tmp_path: Path, base_image: str,
                                                          image_cleanup: ImageCleanup) -> None:
-    repo, service = make_service(tmp_path, slow_files(8))
+    repo, service = make_service(tmp_path, slow_files(20))
     service.start()
     try:
         [build_id] = _queued(service.github(repo.commit({}, "initial push")))
