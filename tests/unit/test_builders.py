@@ -11,7 +11,7 @@ from slcc.commands.builders import bake_target, remote_builder
 from slcc.emitting import emit
 from slcc.engine.docker import parse_builder
 from slcc.engine.protocol import BuilderInfo
-from slcc.errors import InputError
+from slcc.errors import EngineError, InputError
 from slcc.loading.project import Project, open_project
 from tests.fakes import FakeEngine
 from tests.helpers import make_repo
@@ -92,3 +92,11 @@ def test_load_on_a_remote_builder_pulls_the_goals_it_built(tmp_path: Path) -> No
     engine = FakeEngine(builder_info=D2, tags_by_target={names[("demo", s)]: h.tag(REGISTRY) for s, h in hashes.items()})
     build(proj, BuildOptions(load=True, progress="quiet"), BuildIO(lambda _m: None, lambda _m: None, engine))
     assert engine.pulled == [hashes["app"].tag(REGISTRY)]  # the goal; base stays in the registry
+
+
+def test_a_remote_builder_without_an_answering_registry_is_an_engine_fault(tmp_path: Path) -> None:
+    proj = project(tmp_path, builder="d2", repository=REGISTRY)
+    engine = FakeEngine(builder_info=D2, registry_down=True)
+    with pytest.raises(EngineError, match="builder 'd2' \\(docker driver\\) needs the registry"):
+        build(proj, BuildOptions(progress="quiet"), BuildIO(lambda _m: None, lambda _m: None, engine))
+    assert engine.bakes == []  # nothing built that could go nowhere
