@@ -169,7 +169,8 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[Ste
         names[StepKey(flavor.name, step.name)],
         [
             ("context", _rel(context, root)),
-            ("dockerfile", _rel(step.dockerfile, step.context)),
+            # Relative to the context BuildKit gets (a materialized copy is elsewhere).
+            ("dockerfile", _rel(step.dockerfile, context)),
             ("target", step.target),
             ("args", {**step.transparent_args, **step.args} or None),
             ("contexts", contexts or None),

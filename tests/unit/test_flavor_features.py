@@ -164,3 +164,17 @@ def test_lifecycle_inventory_finds_images_of_upper_case_flavors() -> None:
     image = SlccImage("127.0.0.1:5000/x/demo-exa:app-" + "a" * 32, "Demo-EXA", "app", "a" * 64, 1.0, 5)
     items = image_items([image], "127.0.0.1:5000/x", ["Demo-EXA"], set())
     assert [i.name for i in items] == [image.tag]
+
+
+def test_materialized_context_reads_the_dockerfile_from_where_it_is(tmp_path: Path) -> None:
+    toml = DEMO_FILES[TOML].replace("[steps.base]\n", '[steps.base]\nfiles = { "extra.txt" = "../../src/main.txt" }\n')
+    repo = make_repo(tmp_path, {TOML: toml, "flavors/demo/base/.dockerignore": "Dockerfile\n"})
+    project = open_project(repo, ["demo"])
+    hashes = project.hash_all()
+    text = emit.emit_bake(emit.EmitRequest(project.flavors, hashes, project.settings))
+    materialize(project.settings, project.flavors, hashes)
+    short = hashes["demo"]["base"].short
+    assert 'dockerfile = "../../../../flavors/demo/base/Dockerfile"' in text
+    context = repo / ".slcc/contexts/demo" / f"base-{short}"
+    assert (context / "../../../../flavors/demo/base/Dockerfile").resolve() == repo / "flavors/demo/base/Dockerfile"
+    assert sorted(p.name for p in context.iterdir()) == [".dockerignore", "extra.txt", "hello.txt"]  # ignored: Dockerfile
