@@ -94,6 +94,12 @@ busybox_root() { # busybox_root BUSYBOX DIR: a root filesystem with busybox and 
     done
 }
 
+build_busybox() { # build_busybox CONTEXT "PLATFORM..."; leaves CONTEXT/ok on success
+    rm -f "$1/ok"
+    docker buildx build --builder default --load --provenance=false --platform "${2// /,}" \
+        --progress=plain -t "$BUSYBOX_IMAGE" "$1" >"$1/build.log" 2>&1 && echo ok >"$1/ok"
+}
+
 make_busybox() {
     need_docker
     local want="" arch have
@@ -130,9 +136,15 @@ CMD ["/bin/sh"]
 EOF
     log "building $BUSYBOX_IMAGE for $platforms"
     # One image index with a variant per platform, loaded into the containerd image store.
-    docker buildx build --builder default --load --provenance=false --platform "${platforms// /,}" \
-        --progress=plain -t "$BUSYBOX_IMAGE" "$ctx" >"$ctx/build.log" 2>&1 \
-        || { cat "$ctx/build.log" >&2; die "building $BUSYBOX_IMAGE failed"; }
+    if ! build_busybox "$ctx" "$platforms" && [ "$platforms" != "linux/$host" ]; then
+        # The classic image store cannot hold an index: the host's variant only.
+        log "WARNING: multi-platform load failed (containerd image store off?); building linux/$host only"
+        platforms="linux/$host"
+        sed -i "s|^LABEL .*|LABEL $PLATFORMS_LABEL=\"$platforms\"|" "$ctx/Dockerfile"
+        build_busybox "$ctx" "$platforms" || { cat "$ctx/build.log" >&2; die "building $BUSYBOX_IMAGE failed"; }
+    elif [ ! -s "$ctx/ok" ]; then
+        cat "$ctx/build.log" >&2; die "building $BUSYBOX_IMAGE failed"
+    fi
     log "built $BUSYBOX_IMAGE ($platforms) in $((SECONDS - t0))s"
 }
 
