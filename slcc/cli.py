@@ -575,14 +575,16 @@ def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wai
               show_default=True, metavar="BYTES", help="Larger request bodies are refused with 413.")
 @click.option("--instance", metavar="NAME",
               help="Name of this instance in a shared queue; default: host name and state dir.")
+@click.option("--keep", type=click.IntRange(1, 1_000_000), default=200, show_default=True, metavar="N",
+              help="Keep logs and artifacts of the N newest builds (records and reports stay in the database).")
 @click.option("--repository", metavar="REPO", help="Image repository for hash tags [env SLCC_REPOSITORY].")
 @click.option("--cache", type=click.Choice(choices(CacheBackend)),
               help="Build cache backend [env SLCC_CACHE].")
 @click.option("--builder", help="buildx builder (default: the local daemon's). Any other builder checks "
               "freshness in and pushes to the registry, which --repository must name [env SLCC_BUILDER].")
 def serve_cmd(source: str, host: str, port: int, state_dir: Path, database: str | None, branches: tuple[str, ...],
-              push: bool, export_: bool, max_body: int, instance: str | None, repository: str | None,
-              cache: str | None, builder: str | None) -> None:
+              push: bool, export_: bool, max_body: int, instance: str | None, keep: int,
+              repository: str | None, cache: str | None, builder: str | None) -> None:
     """Build flavors when a git host reports a push (webhooks), with a queue and a status page.
 
     Every push to SOURCE that changes a flavor's content queues one build of it: the pushed
@@ -598,7 +600,7 @@ def serve_cmd(source: str, host: str, port: int, state_dir: Path, database: str 
     from slcc.serve.service import ServeOptions, serve  # noqa: PLC0415 - Starlette/uvicorn only for serve
 
     overrides = {"repository": repository, "cache": cache, "builder": builder}
-    serve(ServeOptions(source, host, port, state_dir, database, branches, push, export_, max_body, instance,
+    serve(ServeOptions(source, host, port, state_dir, database, branches, push, export_, max_body, instance, keep,
                        overrides))
 
 

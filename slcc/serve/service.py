@@ -37,6 +37,7 @@ class ServeOptions:
     export: bool = False
     max_body: int = DEFAULT_MAX_BODY
     instance: str | None = None
+    keep: int = 200
     build_overrides: Mapping[str, str | None] | None = None  # repository, cache, builder, ca_bundle
 
 
@@ -106,7 +107,7 @@ def build_service(options: ServeOptions, secrets: Secrets) -> Service:
     queue = BuildQueue(open_database(options.database, state))
     overrides = {**(options.build_overrides or {}), "state_dir": str(state / "slcc")}
     worker = Worker(queue, mirror, WorkerSettings(state, instance_name(options), overrides, options.push,
-                                                  options.export))
+                                                  options.export, options.keep))
     planner = Planner(mirror, state, {k: v for k, v in overrides.items() if k != "state_dir"})
     return Service(queue, mirror, planner, worker, secrets, options.branches, options.max_body)
 

@@ -41,6 +41,25 @@ class WorkerSettings:
     overrides: Mapping[str, str | None]
     push: bool
     export: bool
+    keep: int = 200  # logs, run files and artifacts of this many newest builds stay on disk
+
+
+def prune_build_files(state_dir: Path, keep: int, active: set[int]) -> list[int]:
+    """Remove the files of all but the ``keep`` newest builds here (never of an active one).
+
+    The database keeps every build's record and report; only its log and artifacts go.
+    """
+    ids: set[int] = set()
+    for sub in ("logs", "runs", "artifacts"):
+        folder = state_dir / sub
+        if folder.is_dir():
+            ids.update(int(p.name.split(".")[0]) for p in folder.iterdir() if p.name.split(".")[0].isdigit())
+    doomed = sorted(ids - active)[:-keep] if keep else sorted(ids - active)
+    for build_id in doomed:
+        (state_dir / "logs" / f"{build_id}.log").unlink(missing_ok=True)
+        shutil.rmtree(state_dir / "runs" / str(build_id), ignore_errors=True)
+        shutil.rmtree(state_dir / "artifacts" / str(build_id), ignore_errors=True)
+    return doomed
 
 
 class Worker:
@@ -163,6 +182,10 @@ class Worker:
             status, reason = "failed", result.get("error") or f"exit {code}"
         self.queue.finish(build.id, status, reason, report, artifacts)
         log.info("build %d: %s%s", build.id, status, f" ({reason})" if reason else "")
+        active = {b.id for b in self.queue.list(1000, "running")} | {b.id for b in self.queue.list(1000, "queued")}
+        pruned = prune_build_files(self.settings.state_dir, self.settings.keep, active)
+        if pruned:
+            log.info("removed logs and artifacts of %d old build(s), up to build %d", len(pruned), pruned[-1])
 
 
 def _is_runner(pid: int) -> bool:

@@ -47,7 +47,7 @@ def make_service(tmp_path: Path, files: dict[str, str], *args: str) -> tuple[Fla
 
 @pytest.fixture
 def served(tmp_path: Path, base_image: str, image_cleanup: ImageCleanup) -> Iterator[tuple[FlavorRepo, Service]]:
-    repo, service = make_service(tmp_path, {**DEMO_FILES, **OTHER_FILES}, "--max-body", "65536")
+    repo, service = make_service(tmp_path, {**DEMO_FILES, **OTHER_FILES}, "--max-body", "65536", "--keep", "2")
     service.start()
     yield repo, service
     _forget_images(service, image_cleanup)
@@ -97,6 +97,10 @@ def test_push_builds_the_changed_flavor_and_serves_report_log_artifacts(served: 
     report = service.request("GET", f"/artifacts/{demo_id}/report.json")
     assert report.status == 200 and report.json() == build["report"]
     assert b"demo_app" in service.request("GET", f"/artifacts/{demo_id}/bake.hcl").body
+    # --keep 2: the files of the oldest of the three builds are gone, its record stays.
+    assert {a["build"] for a in listed} == {max(ids), demo_id}
+    assert service.build(min(ids))["status"] == "succeeded"
+    assert service.request("GET", f"/api/builds/{min(ids)}/log").body == b""
     for escape in (f"/artifacts/{demo_id}/../../serve.db", "/artifacts/..%2Fserve.db", "/artifacts/%2e%2e/serve.db",
                    "/artifacts//etc/passwd"):
         assert service.request("GET", escape).status == 404, escape

@@ -215,3 +215,19 @@ def test_serve_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and where in lines[0], proc.stderr
         assert not state.exists()
+
+
+def test_old_build_files_are_pruned_but_never_an_active_builds(tmp_path: Path) -> None:
+    from slcc.serve.worker import prune_build_files
+
+    for build_id in range(1, 8):
+        (tmp_path / "logs").mkdir(exist_ok=True)
+        (tmp_path / "logs" / f"{build_id}.log").write_text("log")
+        (tmp_path / "artifacts" / str(build_id)).mkdir(parents=True)
+        (tmp_path / "artifacts" / str(build_id) / "report.json").write_text("{}")
+        (tmp_path / "runs" / str(build_id)).mkdir(parents=True)
+    assert prune_build_files(tmp_path, keep=3, active={2}) == [1, 3, 4]
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["2.log", "5.log", "6.log", "7.log"]
+    assert sorted(p.name for p in (tmp_path / "artifacts").iterdir()) == ["2", "5", "6", "7"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["2", "5", "6", "7"]
+    assert prune_build_files(tmp_path, keep=3, active={2}) == []
