@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from slcc.engine import git, images
+from slcc.engine import git
 from slcc.engine.bake_runner import ENGINE_HINT, run_bake
 from slcc.engine.protocol import (
     BakeOutcome,
@@ -233,6 +233,8 @@ class DockerEngine:
         return code
 
     def slcc_images(self) -> list[SlccImage]:
+        from slcc.engine import images  # noqa: PLC0415 - clean/du only, not the no-op path
+
         try:
             # Listing reads every image's config: slow on a busy daemon, and not on the no-op path.
             return images.local_images(lambda path: _api_get(path, timeout=LIST_TIMEOUT))
@@ -240,10 +242,16 @@ class DockerEngine:
             raise EngineError(f"cannot list images through {docker_socket()}: {exc}; {ENGINE_HINT}") from None
 
     def remove_image(self, tag: str) -> RemoveResult:
+        from slcc.engine import images  # noqa: PLC0415
+
         return images.remove_image(tag, self.journal)
 
     def registry_images(self, repository: str, flavors: Sequence[str]) -> list[SlccImage]:
+        from slcc.engine import images  # noqa: PLC0415
+
         return images.registry_images(repository, flavors)
 
     def delete_registry_image(self, image: SlccImage) -> bool:
+        from slcc.engine import images  # noqa: PLC0415
+
         return images.delete_registry_image(image)

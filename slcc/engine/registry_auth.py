@@ -16,14 +16,16 @@ import os
 import re
 import subprocess
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slcc.engine.protocol import RegistryUnauthorized
+
+if TYPE_CHECKING:
+    import urllib.request
 from slcc.errors import EngineError
 
 TOKEN_USER = "<token>"  # a helper's username for an identity (refresh) token, as in docker
@@ -195,6 +197,8 @@ class RegistryAuth:
         return value
 
     def _token(self, challenge: Challenge, scope: str, credentials: Credentials | None) -> str:
+        import urllib.request  # noqa: PLC0415 - only bearer registries need it (its import costs ~15 ms)
+
         realm = challenge.params.get("realm", "")
         if not realm.startswith(("https://", "http://")):
             raise CredentialsError(f"registry {self.host} sent a bearer challenge without a usable realm")
@@ -210,6 +214,9 @@ class RegistryAuth:
         return self._fetch_token(request)
 
     def _fetch_token(self, request: urllib.request.Request) -> str:
+        import urllib.error  # noqa: PLC0415
+        import urllib.request  # noqa: PLC0415
+
         where = urllib.parse.urlsplit(request.full_url).netloc
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
