@@ -72,7 +72,8 @@ def test_keep_one_after_five_builds_removes_exactly_the_older_images(
 def test_all_removes_only_what_slcc_built_and_waits_for_the_build_lock(
     tmp_path: Path, base_image: str, image_cleanup: ImageCleanup,
 ) -> None:
-    repo = make_repo(tmp_path / "repo")
+    # A base no other test has: the daemon untags an image a container uses when it has other tags.
+    repo = make_repo(tmp_path / "repo", {"flavors/demo/base/hello.txt": f"{uuid.uuid4()}\n"})
     repository = f"slcct{uuid.uuid4().hex[:10]}"
     report = slcc_json(repo, "build", "demo", "--repository", repository)
     app = next(s["tag"] for s in report["steps"] if s["step"] == "app")
