@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from slcc.errors import InputError, SlccError
 from slcc.importing.importer import ImportPlan, OutFile, plan_import
 from slcc.state.atomic import write_bytes_atomic
 
@@ -50,8 +51,6 @@ def _differs(path: Path, out: OutFile) -> bool:
 
 
 def _write(path: Path, out: OutFile) -> None:
-    if path.is_dir() and not path.is_symlink():
-        raise IsADirectoryError(path)
     if out.link is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.slcc-link")
@@ -72,8 +71,14 @@ def import_exaslct(source: Path, flavors: Sequence[str], dest: Path, check: bool
     created: list[str] = []
     changed: list[str] = []
     unchanged = 0
+    if dest.exists() and not dest.is_dir():
+        raise InputError("--into is not a directory", dest)
     for rel, out in sorted(plan.files.items()):
         path = dest / rel
+        blocker = next((p for p in [path, *path.parents] if p != dest and p.is_relative_to(dest)
+                        and p.exists() and not p.is_symlink() and (p.is_dir() if p == path else not p.is_dir())), None)
+        if blocker is not None:
+            raise InputError(f"cannot write {rel}: {blocker} is in the way", dest)
         if not (path.exists() or path.is_symlink()):
             created.append(rel)
         elif _differs(path, out):
@@ -82,6 +87,9 @@ def import_exaslct(source: Path, flavors: Sequence[str], dest: Path, check: bool
             unchanged += 1
     if not check:
         for rel in [*created, *changed]:
-            _write(dest / rel, plan.files[rel])
+            try:
+                _write(dest / rel, plan.files[rel])
+            except OSError as exc:  # a full disk, permissions: what is written stays valid; rerun to finish
+                raise SlccError(f"cannot write {dest / rel}: {exc.strerror or exc}") from None
     return ImportResult(plan, tuple(created), tuple(changed), unchanged, not check,
                         time.monotonic() - started)

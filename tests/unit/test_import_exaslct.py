@@ -193,3 +193,15 @@ def test_explain_names_the_generated_package_file(imported: tuple[Path, Path]) -
     packages.write_text(packages.read_text().replace('version: "9.1"', 'version: "9.2"'))
     after = FlavorHasher(default_platform="linux/amd64").hash_flavor(load_flavor(dest, FLAVOR))["base"].manifest()
     assert reasons(before, after) == ["context file base_packages.yml changed"]
+
+
+def test_something_in_the_way_is_reported_before_anything_is_written(tmp_path: Path) -> None:
+    source = make_exaslct_repo(tmp_path / "slr")
+    dest = tmp_path / "dest"
+    (dest / "flavors" / FLAVOR / "flavor.toml").mkdir(parents=True)  # a directory where a file goes
+    out = run_slcc(tmp_path, "import-exaslct", str(source), "--into", str(dest))
+    assert out.returncode == 2 and "flavor.toml is in the way" in out.stderr, out.stderr
+    assert sorted(p.name for p in dest.rglob("*")) == [FLAVOR, "flavor.toml", "flavors"]
+    (tmp_path / "file").write_text("x")
+    out = run_slcc(tmp_path, "import-exaslct", str(source), "--into", str(tmp_path / "file"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1

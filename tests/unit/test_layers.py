@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "slcc"
-PURE_LAYERS = ("loading", "hashing", "planning", "emitting", "output", "progress")
+PURE_LAYERS = ("loading", "hashing", "planning", "emitting", "output", "progress", "importing")
 FORBIDDEN_SLCC = ("slcc.engine", "slcc.commands", "slcc.cli", "slcc.serve")
 FORBIDDEN_STDLIB = ("subprocess", "socket", "http", "urllib.request", "python_on_whales", "multiprocessing")
 
