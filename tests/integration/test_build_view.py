@@ -153,3 +153,18 @@ def test_watch_shows_the_same_view_every_cycle(repo: Path, repository: str) -> N
     cycle_two = [m.groupdict() for frame in second for line in frame if (m := ROW.match(line))]
     assert {r["step"] for r in cycle_two if r["status"] == "running"} == {"demo/app"}
     assert any("2 cached" in line and "demo/base" in line for frame in second for line in frame)
+
+
+def test_ctrl_c_during_the_live_view_gives_the_terminal_back(repo: Path, repository: str) -> None:
+    (repo / "flavors/demo/tool/Dockerfile").write_text("FROM base\nRUN sleep 60\n", encoding="utf-8")
+
+    def ctrl_c(proc: subprocess.Popen[bytes]) -> None:
+        os.killpg(proc.pid, signal.SIGINT)
+
+    environ = {**os.environ, "SLCC_CA_BUNDLE": "none", "TERM": "xterm-256color"}
+    run = run_in_terminal([sys.executable, "-m", "slcc", "build", "demo", "--repository", repository], repo, environ,
+                          columns=120, lines=40, actions=[("RUN sleep 60", ctrl_c)])
+    assert run.returncode == 130, run.text()
+    assert "slcc: interrupted" in "\n".join(run.final)
+    hide, show = b"\x1b[?25l", b"\x1b[?25h"  # rich hides the cursor while it draws
+    assert hide in run.raw and run.raw.rindex(show) > run.raw.rindex(hide)
