@@ -83,9 +83,11 @@ class RegistryClient:
         if cached := self.auth.cached(scope):
             sent["Authorization"] = cached
         response = self._send(method, path, sent)
-        if response.status == 401 and "Authorization" not in sent:
+        if response.status == 401:
+            # A fresh answer to the challenge: the first login, or a new token when ours expired
+            # (watch and serve run for hours); the same answer again would only fail again.
             answer = self.auth.answer(response.headers.get("www-authenticate", ""), scope)
-            if answer is not None:
+            if answer is not None and answer != sent.get("Authorization"):
                 response = self._send(method, path, {**sent, "Authorization": answer})
         if response.status in (401, 403):
             raise unauthorized(self.host, self.auth.credentials, response.status, _what(method, path))

@@ -156,3 +156,14 @@ def test_bearer_with_wrong_password_is_not_authorised(token_registry: str) -> No
 def test_anonymous_basic_challenge_asks_for_a_login(token_registry: str) -> None:
     auth = RegistryAuth("reg:1", lookup=lambda host: None)
     assert auth.answer('Basic realm="x"', "repository:a:pull") is None
+
+
+def test_an_expired_bearer_token_is_replaced(token_registry: str) -> None:
+    auth = RegistryAuth(token_registry, lookup=lambda host: Credentials("alice", "pw"))
+    client = RegistryClient(token_registry, auth=auth)
+    assert client.manifest_digest("a/b", "there") == "sha256:abc"
+    _TokenRegistry.token = "tok-after-expiry"  # the registry no longer takes the cached token
+    try:
+        assert client.manifest_digest("a/b", "there") == "sha256:abc"
+    finally:
+        _TokenRegistry.token = "tok-123"
