@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -407,13 +408,13 @@ def _candidates(project: Project, plan: Plan,
                 built: set[StepKey] | None = None) -> dict[str, list[attribution.Candidate]]:
     """Per bake target: the steps that may own its vertices, its own first (slcc.progress.attribution)."""
     names = emit.target_names(project.flavors)
-    out = {}
+    steps = {}  # each stale step once: its Dockerfile is read once, however many steps build on it
     for key in plan.stale:
         flavor = project.flavor(key[0])
-        keys = [key, *((key[0], d) for d in _stale_below(flavor, key[1], plan))]
-        out[names[key]] = [attribution.Candidate(k, _read(flavor.steps[k[1]].dockerfile), k in (built or set()),
-                                                 _contexts(flavor, k[1])) for k in keys]
-    return out
+        steps[key] = attribution.Candidate(key, _read(flavor.steps[key[1]].dockerfile), key in (built or set()),
+                                           _contexts(flavor, key[1]))
+    below = {key: _stale_below(project.flavor(key[0]), key[1], plan) for key in plan.stale}
+    return {names[key]: [steps[key], *(steps[StepKey(key[0], d)] for d in below[key])] for key in plan.stale}
 
 
 def _contexts(flavor: Flavor, step: str) -> frozenset[str]:
@@ -448,11 +449,14 @@ def _read(path: Path) -> str:
 
 
 def _stale_below(flavor: Flavor, step: str, plan: Plan) -> list[str]:
-    """Stale dependencies of ``step``, nearest first."""
-    order, queue = [], list(flavor.steps[step].depends)
+    """Stale dependencies of ``step``, nearest first (linear: every stale step asks, in big graphs too)."""
+    order: list[str] = []
+    seen: set[str] = set()
+    queue = deque(flavor.steps[step].depends)
     while queue:
-        dep = queue.pop(0)
-        if dep not in order and (flavor.name, dep) in plan.stale:
+        dep = queue.popleft()
+        if dep not in seen and (flavor.name, dep) in plan.stale:
+            seen.add(dep)
             order.append(dep)
             queue.extend(flavor.steps[dep].depends)
     return order
