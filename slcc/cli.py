@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from slcc import __version__
+from slcc.commands import lock as locking
 from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, build, plan_build
 from slcc.emitting import emit
 from slcc.engine import signals
@@ -29,7 +30,7 @@ from slcc.progress.records import StepFailure
 from slcc.state import contexts
 from slcc.state.atomic import write_text_atomic, write_user_file
 from slcc.state.store import State
-from slcc.vocabulary import CacheBackend, Progress, choices
+from slcc.vocabulary import CacheBackend, Progress, Scope, choices
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,6 +94,10 @@ def project_options(func: F) -> F:
         click.option("--ca-bundle", metavar="FILE",
                      help="CA bundle passed to builds as BuildKit secret 'ca' ('none' to disable; "
                      "default: the host's bundle) [env SLCC_CA_BUNDLE]."),
+        click.option("--scope", type=click.Choice(choices(Scope)),
+                     help="Where images and git mappings come from [env SLCC_SCOPE]: local (as they are "
+                     "now), main (git branch heads), tag (git tags, then written to slcc.lock), rel "
+                     "(exactly slcc.lock). Default: rel when slcc.lock exists, else local."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -108,13 +113,15 @@ progress_option = click.option(
 
 def load_project(options: dict[str, Any], flavors: Sequence[str]) -> Project:
     """Open the project with the shared options (consumed from ``options``)."""
-    keys = ("repository", "cache", "ca_bundle", "builder")
+    keys = ("repository", "cache", "ca_bundle", "builder", "scope")
     overrides = {key: options.pop(key, None) for key in keys}
     repo = options.pop("repo", None)
     if repo is None:  # `slcc -C DIR build`, as with git and make
         context = click.get_current_context(silent=True)
         repo = context.find_root().params.get("repo") if context else None
-    return open_project(repo, flavors, overrides, warn)
+    project = open_project(repo, flavors, overrides, warn)
+    locking.attach(project, DockerEngine(), warn)
+    return project
 
 
 @click.group(cls=SlccGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -223,7 +230,7 @@ def _summary(report: BuildReport) -> str:
         counts[step.status] = counts.get(step.status, 0) + 1
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     bake = "" if report.baked else " (nothing to build, no bake started)"
-    return f"{len(report.steps)} steps: {parts} in {report.seconds:.2f} s{bake}"
+    return f"{len(report.steps)} steps: {parts} in {report.seconds:.2f} s, scope {report.scope}{bake}"
 
 
 def _echo_err(line: str) -> None:
@@ -293,6 +300,9 @@ def build_cmd(flavors: tuple[str, ...], goals: tuple[str, ...], push: bool, load
         _show_report(exc.report, as_json)
         raise
     _show_report(report, as_json)
+    if project.settings.scope == "tag":  # the tag scope pins what it just built
+        result = locking.write_resolved(project, project.hasher.images)
+        _echo_err(f"{result.path}: {'updated' if result.written else 'unchanged'} ({len(result.changes)} change(s))")
 
 
 @main.command("push")
@@ -683,3 +693,47 @@ def activation_cmd(flavor: str, bucketfs_name: str, bucket_name: str, container_
                                "script_languages": result.definition}, indent=2))
         return
     click.echo(result.alter_system if system else result.alter_session)
+# --- lock (slcc/commands/lock.py) ----------------------------------------------------------------
+
+
+@main.command("lock")
+@click.argument("names", nargs=-1)
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 with a diff when slcc.lock is stale or incomplete (for CI).")
+@click.option("--update", is_flag=True,
+              help="Re-resolve NAMES (images, or git mappings as MAPPING or FLAVOR/MAPPING; default: "
+              "every entry) instead of keeping their pins.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@project_options
+def lock_cmd(names: tuple[str, ...], check: bool, update: bool, as_json: bool, **kwargs: Any) -> None:
+    """Pin every external image to its digest, and every git mapping to a commit, in slcc.lock.
+
+    \b
+      slcc lock [FLAVOR...]          add missing pins, keep existing ones
+      slcc lock --update [NAME...]   re-resolve all pins, or just these images / git mappings
+      slcc lock --check [FLAVOR...]  exit 1 with a diff when the lock is stale (CI)
+
+    Digests come from the registry for registry-hosted images, else from the local image
+    store; git mappings are pinned at their tag (else their branch head). Builds in scope
+    rel (the default once slcc.lock exists) use exactly these pins. See docs/reproducible-builds.md.
+    """
+    kwargs["scope"] = "local"  # resolving pins asks the engine, whatever the build scope
+    flavors = () if update else names
+    project = load_project(kwargs, flavors)
+    all_flavors = not flavors
+    engine = DockerEngine()
+    if check:
+        result = locking.check(project, engine, all_flavors, warn)
+    else:
+        result = locking.lock(project, engine, names if update else None, all_flavors, warn)
+    if as_json:
+        click.echo(json.dumps({**result.as_json(), "ok": not (check and result.changes)}, indent=2))
+    else:
+        for line in result.changes:
+            click.echo(line)
+        state = "stale" if check and result.changes else ("current" if check else
+                                                          ("written" if result.written else "unchanged"))
+        sources = f", {len(result.lock.sources)} git source(s)" if result.lock.sources else ""
+        click.echo(f"{result.path}: {state} ({len(result.lock.images)} image(s){sources})")
+    if check and result.changes:
+        sys.exit(1)

@@ -24,11 +24,35 @@ class Step:
     # Extra files placed at these paths of the context (a context with them is materialized).
     files: Mapping[str, Path] = field(default_factory=dict)  # name in context -> absolute source file
     generated: Mapping[str, bytes] = field(default_factory=dict)  # name in context -> content
+    images: tuple[str, ...] = ()  # sorted external images (FROM, COPY --from, RUN --mount from=)
 
     @property
     def materialized(self) -> bool:
         """True when BuildKit gets a copy of the context with the extra files, not the directory."""
         return bool(self.files or self.generated)
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """A mapping whose content comes from a git repository at a branch or tag (see scopes)."""
+
+    git: str  # a URL, or the absolute path of a local repository
+    branch: str  # scope main
+    tag: str | None  # scope tag (and what `slcc lock` pins)
+    path: Path | None  # the working tree for scope local; default: ``git`` when it is a local path
+
+    @property
+    def local(self) -> bool:
+        return self.git.startswith("/")
+
+
+@dataclass(frozen=True)
+class GitPin:
+    """A git source resolved to one commit; its tree id is the mapping's hash."""
+
+    ref: str  # "tag:v1" or "branch:main"
+    commit: str
+    tree: str
 
 
 @dataclass(frozen=True)
@@ -40,6 +64,10 @@ class Flavor:
     platforms: tuple[str, ...]  # empty: the builder's own platform
     mappings: Mapping[str, Path]  # name -> absolute path (directory or file)
     steps: Mapping[str, Step]  # in dependency order: every step after its dependencies
+    # Git-sourced mappings by name. Until the scope resolves them (slcc.commands.lock.attach),
+    # ``mappings`` has no directory for them; afterwards it holds the working tree or checkout.
+    sources: Mapping[str, GitSource] = field(default_factory=dict)
+    pins: Mapping[str, GitPin] = field(default_factory=dict)  # resolved sources: hashed by tree id
     follow_links: frozenset[str] = frozenset()  # mappings whose symlinks are followed (sent as content)
     package_files: tuple[Path, ...] = ()  # sources of steps' generated package files (absolute)
 

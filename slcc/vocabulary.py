@@ -26,6 +26,10 @@ CycleResult = Literal["ok", "failed", "ignored", "error", "restarted"]
 Progress = Literal["auto", "plain", "json", "quiet"]
 # The build cache backend.
 CacheBackend = Literal["registry", "local", "inline", "none"]
+# Where images and git-sourced mappings come from (after the EXA build system's scopes):
+# local = working trees and images as they are now; main = git branch heads; tag = git tags,
+# then written to slcc.lock; rel = exactly slcc.lock.
+Scope = Literal["local", "main", "tag", "rel"]
 
 
 def choices(literal: Any) -> list[str]:

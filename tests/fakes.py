@@ -20,6 +20,7 @@ from slcc.engine.protocol import (
 )
 from slcc.errors import EngineError
 from slcc.progress.bake_log import BakeProgress, ProgressParser
+from tests.helpers import fake_digests
 
 BakeScript = Callable[[BakeRequest, "FakeEngine", CancelToken | None], BakeOutcome]
 
@@ -74,6 +75,16 @@ class FakeEngine:
         if self.registry_refuses:
             raise RegistryUnauthorized("registry 127.0.0.1:1 needs a login (fake)")
         return {t for t in tags if t in self.registry}
+
+    def image_digests(self, names: Sequence[str], warn: Callable[[str], None]) -> dict[str, str]:
+        """Every image exists, with a digest derived from its name (stable across calls)."""
+        return fake_digests(names)
+
+    def git_commit(self, source: str, kind: str, name: str) -> str:
+        raise EngineError("the fake engine has no git sources")
+
+    def git_checkout(self, source: str, commit: str, cache: Path) -> tuple[Path, str]:
+        raise EngineError("the fake engine has no git sources")
 
     def push(self, tag: str) -> None:
         self._run(("docker", "push", "--quiet", tag))

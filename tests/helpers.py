@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from slcc.model import Flavor
 
 BASE_IMAGE = "slcc-test/busybox:1"
 
@@ -64,3 +67,12 @@ def run_slcc(repo: Path, *args: str, env: Mapping[str, str | None] | None = None
         [sys.executable, "-m", "slcc", *args],
         cwd=repo, capture_output=True, text=True, env=full_env, timeout=timeout, check=False,
     )
+
+
+def fake_digests(names: Sequence[str]) -> dict[str, str]:
+    """Unit tests of the pure core: a distinct, stable sha256 per image name."""
+    return {name: "sha256:" + hashlib.sha256(name.encode()).hexdigest() for name in names}
+
+
+def flavor_images(flavor: Flavor) -> list[str]:
+    return sorted({image for step in flavor.steps.values() for image in step.images})

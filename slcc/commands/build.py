@@ -84,11 +84,13 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     pushed: list[str] = field(default_factory=list)  # tags pushed besides bake's own pushes
+    scope: str = "local"
 
     def as_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "pushed": self.pushed,
+            "scope": self.scope,
             "seconds": self.seconds,
             "baked": self.baked,
             "run_dir": str(self.run_dir) if self.run_dir else None,
@@ -255,7 +257,8 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd:
                           s.hash.digest, why=_why(state, s) if s.status == "stale" else [])
         for s in plan.steps
     }
-    report = BuildReport(ok=True, steps=list(results.values()), seconds=0.0, baked=False, warnings=warnings)
+    report = BuildReport(ok=True, steps=list(results.values()), seconds=0.0, baked=False, warnings=warnings,
+                         scope=project.settings.scope)
     mark = io.engine.journal.mark()
     _prepare(project, planned, options, io)
     outcome = None

@@ -19,6 +19,7 @@ from slcc.emitting import hcl, materialized
 from slcc.errors import InputError
 from slcc.hashing.stephash import StepHash
 from slcc.loading.config import Settings
+from slcc.loading.imageref import parse_image_ref
 from slcc.model import Flavor, Step
 from slcc.vocabulary import StepKey
 
@@ -144,6 +145,18 @@ def target_names(flavors: Sequence[Flavor]) -> dict[StepKey, str]:
 def _image_ref(step_hash: StepHash, scheme: str = "") -> str:
     """The step's tag with the repository taken from the SLCC_REPOSITORY variable."""
     return hcl.interpolated(scheme, "SLCC_REPOSITORY", step_hash.tag(""))  # tag("") is "/<name>:<tag>"
+def _pinned_images(step_hash: StepHash) -> dict[str, str]:
+    """Named contexts that override each external image with exactly the digest hashed.
+
+    BuildKit lets a named context replace the image a FROM / COPY --from / RUN --mount
+    names (checked on the engine in tests/integration/test_lock.py), so no Dockerfile is edited.
+    """
+    pinned = {}
+    for name, digest in step_hash.images.items():
+        ref = parse_image_ref(name)
+        if ref is not None and ref.digest is None:  # a reference with a digest is pinned already
+            pinned[name] = ref.pinned(digest)
+    return pinned
 
 
 def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[StepKey, str]) -> str:
@@ -160,6 +173,7 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[Ste
     for mapping in step.mappings:
         contexts[mapping] = _rel(materialized.mapping_of(settings, flavor, mapping, step_hash), root)
     context = materialized.context_of(settings, flavor, step, step_hash)
+    contexts.update(_pinned_images(step_hash))
     cache_from, cache_to = _cache(settings, flavor.name, step.name)
     secret = [f"id=ca,{csv_field('src=' + _host_file(settings.ca_bundle, root))}"] if settings.ca_bundle else None
     # buildx 0.13 has no `description` attribute (0.16+), so it goes into a comment.

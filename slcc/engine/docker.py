@@ -209,6 +209,17 @@ class DockerEngine:
     def registry_tags(self, tags: Sequence[str]) -> set[str]:
         return registry_tags(tags)
 
+    def image_digests(self, names: Sequence[str], warn: Callable[[str], None]) -> dict[str, str]:
+        from slcc.engine import image_digests  # noqa: PLC0415 - it imports this module's socket helpers
+
+        return image_digests.image_digests(names, warn)
+
+    def git_commit(self, source: str, kind: str, name: str) -> str:
+        return git.commit_of(source, kind, name, self.journal)
+
+    def git_checkout(self, source: str, commit: str, cache: Path) -> tuple[Path, str]:
+        return git.checkout(source, commit, cache, self.journal)
+
     def push(self, tag: str) -> None:
         _cli(["push", "--quiet", tag], timeout=1800, journal=self.journal)
 

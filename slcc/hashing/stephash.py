@@ -3,7 +3,8 @@
 Inputs (DESIGN.md rule 1): the Dockerfile bytes, the context tree (paths, content,
 executable bit, symlink targets; .dockerignore honoured), each mapping's tree, the
 image-changing args the Dockerfile declares, the platforms, the Dockerfile stage and the
-*hashes* of the dependencies (never their output digests). Nothing else: mtimes,
+*hashes* of the dependencies (never their output digests), and the digest of every
+external image the Dockerfile names (resolved by the caller: engine or slcc.lock). Nothing else: mtimes,
 transparent args, secrets and the checkout location do not enter.
 """
 
@@ -21,9 +22,9 @@ import blake3
 from slcc.hashing.statcache import StatCache
 from slcc.hashing.treehash import TreeDigest, hash_file, hash_path, hash_tree
 from slcc.loading.dockerignore import IgnoreMatcher
-from slcc.model import Flavor, Step
+from slcc.model import Flavor, GitPin, Step
 
-HASH_VERSION = b"slcc-step-v1"
+HASH_VERSION = b"slcc-step-v2"
 TAG_HASH_CHARS = 32  # 128 bits of the 256-bit digest go into the tag
 
 
@@ -41,6 +42,8 @@ class StepHash:
     depends: Mapping[str, str]  # dependency step -> its digest
     image: str = ""  # the flavor's image name (lower case); "" means the flavor name
     files: Mapping[str, str] = field(default_factory=dict)  # extra context file -> "x:"/"-:" + BLAKE3
+    images: Mapping[str, str] = field(default_factory=dict)  # external image -> its digest
+    sources: Mapping[str, GitPin] = field(default_factory=dict)  # git-sourced mapping -> its pin
 
     @property
     def short(self) -> str:
@@ -64,6 +67,8 @@ class StepHash:
             "target": self.target,
             "depends": dict(self.depends),
             "files": dict(self.files),
+            "images": dict(self.images),
+            "sources": {name: {"ref": p.ref, "commit": p.commit, "tree": p.tree} for name, p in self.sources.items()},
         }
 
 
@@ -111,6 +116,7 @@ class FlavorHasher:
 
     cache: StatCache | None = None
     default_platform: str = field(default_factory=host_platform)
+    images: Mapping[str, str] = field(default_factory=dict)  # external image -> digest, resolved first
     _trees: dict[tuple[Path, str], TreeDigest] = field(default_factory=dict)
 
     def tree(self, root: Path, ignore: IgnoreMatcher | None, follow_links: bool = False) -> TreeDigest:
@@ -120,7 +126,11 @@ class FlavorHasher:
         return self._trees[key]
 
     def mapping_tree(self, flavor: Flavor, name: str) -> TreeDigest:
-        """A mapping's tree: a directory with its own .dockerignore, or a one-file tree."""
+        """A mapping's tree: a directory with its own .dockerignore, or a one-file tree; for a
+        mapping pinned to a git commit, the commit's tree id (no file walk)."""
+        pin = flavor.pins.get(name)
+        if pin is not None:
+            return TreeDigest(f"git-tree:{pin.tree}", ())
         path = flavor.mappings[name]
         if not path.is_dir():
             return hash_path(path, cache=self.cache)
@@ -167,6 +177,9 @@ class FlavorHasher:
         enc.field("target", step.target or "")
         for dep, digest in sorted(depends.items()):
             enc.field("depends", dep, digest)
+        images = {name: self._image_digest(name) for name in step.images}
+        for name, digest in images.items():
+            enc.field("image", name, digest)
         return StepHash(
             flavor=flavor.name,
             step=step.name,
@@ -180,7 +193,15 @@ class FlavorHasher:
             depends=dict(sorted(depends.items())),
             image=flavor.image_name,
             files=files,
+            images=images,
+            sources={name: flavor.pins[name] for name in step.mappings if name in flavor.pins},
         )
+
+    def _image_digest(self, name: str) -> str:
+        try:
+            return self.images[name]
+        except KeyError:
+            raise ValueError(f"image {name!r} was not resolved to a digest before hashing") from None
 
 
 def _extra_files(step: Step, cache: StatCache | None) -> dict[str, str]:

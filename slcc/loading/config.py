@@ -12,9 +12,10 @@ from typing import get_args
 from slcc.errors import InputError
 from slcc.loading import tomlfile
 from slcc.loading.units import parse_size
-from slcc.vocabulary import CacheBackend
+from slcc.vocabulary import CacheBackend, Scope
 
 CACHE_BACKENDS: tuple[CacheBackend, ...] = get_args(CacheBackend)
+SCOPES: tuple[Scope, ...] = get_args(Scope)  # default: rel when slcc.lock exists, else local
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 LOCAL_REPOSITORY = "slcc"
 USER_CONFIG_HINT = "~/.config/slcc/config.toml"
@@ -22,11 +23,11 @@ USER_CONFIG_HINT = "~/.config/slcc/config.toml"
 _SECTIONS = {
     "registry": {"repository": "repository"},
     "cache": {"backend": "cache"},
-    "build": {"ca_bundle": "ca_bundle", "builder": "builder"},
+    "build": {"ca_bundle": "ca_bundle", "builder": "builder", "scope": "scope"},
     "state": {"dir": "state_dir"},
     "clean": {"keep": "clean_keep", "cache_budget": "cache_budget"},
 }
-_KEYS = ("repository", "cache", "ca_bundle", "builder", "state_dir", "clean_keep", "cache_budget")
+_KEYS = ("repository", "cache", "ca_bundle", "builder", "state_dir", "clean_keep", "cache_budget", "scope")
 DEFAULT_CLEAN_KEEP = 3  # images (and exports, runs) per step that `slcc clean` keeps
 DEFAULT_CACHE_BUDGET = "10GB"  # local build-cache directories `slcc clean` keeps
 # A docker repository: optional registry host[:port], then lowercase path components.
@@ -46,6 +47,8 @@ class Settings:
     state_dir: Path
     clean_keep: int = DEFAULT_CLEAN_KEEP
     cache_budget: int = 10_000_000_000  # bytes
+    scope: Scope = "local"
+    scope_source: str = "default"  # where the scope came from: --scope, $SLCC_SCOPE, slcc.toml, default
 
     @property
     def registry_host(self) -> str | None:
@@ -58,6 +61,10 @@ class Settings:
     @property
     def bake_dir(self) -> Path:
         return self.repo_root / "bake"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.repo_root / "slcc.lock"
 
 
 def find_repo_root(start: Path) -> Path:
@@ -198,7 +205,12 @@ def load_settings(
     if cache_value == "registry" and not settings.registry_host:
         raise InputError(f"cache backend 'registry' needs a registry in the repository, not {repository!r}", where)
     keep, budget = _clean_settings(raw)
-    return replace(settings, cache_backend=cache_value, clean_keep=keep, cache_budget=budget)
+    default_scope = "rel" if (repo_root / "slcc.lock").is_file() else "local"
+    scope, scope_source = _value(raw, "scope", default_scope)
+    if scope not in SCOPES:
+        raise InputError(f"unknown scope {scope!r} (one of: {', '.join(SCOPES)})", scope_source)
+    return replace(settings, cache_backend=cache_value, clean_keep=keep, cache_budget=budget, scope=scope,
+                   scope_source=str(scope_source))
 
 
 def _clean_settings(raw: Mapping[str, Setting]) -> tuple[int, int]:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from slcc.errors import InputError
-from slcc.loading import dockerfile, packagefile, tomlfile
+from slcc.loading import dockerfile, gitsource, packagefile, tomlfile
 from slcc.loading.graph import CycleError, topological_order
-from slcc.model import Flavor, Step
+from slcc.loading.imageref import parse_image_ref
+from slcc.model import Flavor, GitSource, Step
 
 # Upper case is allowed (exaslct users know their flavors as e.g. standard-EXASOL-all);
 # image names use the lower-cased name, and names equal but for case are rejected.
@@ -113,7 +114,7 @@ class _FlavorFile:
     repo_root: Path
     src: Path  # the flavor.toml, named in every error
     step_names: frozenset[str]
-    mappings: dict[str, Path]
+    mappings: frozenset[str]  # directory, file and git-sourced mapping names
     package_files: tuple[Path, ...]
     args: dict[str, str]
     transparent_args: dict[str, str]
@@ -124,7 +125,7 @@ def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, sr
     tomlfile.check_keys(data, _FLAVOR_KEYS, "", src)
     header = tomlfile.table(data.get("flavor"), "[flavor]", src)
     tomlfile.check_keys(header, _HEADER_KEYS, "in [flavor]: ", src)
-    mappings, follow_links = _mappings(data.get("mappings"), repo_root, directory, src)
+    mappings, follow_links, sources = _mappings(data.get("mappings"), repo_root, directory, src)
     package_files = tuple(
         _inside(directory / rel, repo_root, "package file", src)
         for rel in tomlfile.string_list(header.get("package_files"), "[flavor].package_files", src)
@@ -134,7 +135,7 @@ def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, sr
         raise InputError("a flavor needs at least one [steps.NAME] table", src)
     for step_name in raw_steps:
         _name(step_name, STEP_NAME, "step", src)
-        if step_name in mappings:
+        if step_name in mappings or step_name in sources:
             raise InputError(f"{step_name!r} is both a step and a mapping", src)
 
     file = _FlavorFile(
@@ -143,7 +144,7 @@ def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, sr
         repo_root=repo_root,
         src=src,
         step_names=frozenset(raw_steps),
-        mappings=mappings,
+        mappings=frozenset(mappings) | frozenset(sources),
         package_files=package_files,
         args=_args(data.get("args"), "[args]", src),
         transparent_args=_args(data.get("transparent_args"), "[transparent_args]", src),
@@ -173,16 +174,23 @@ def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, sr
         steps={n: steps[n] for n in order},
         follow_links=follow_links,
         package_files=package_files,
+        sources=dict(sorted(sources.items())),
     )
 
 
-def _mappings(value: Any, repo_root: Path, directory: Path, src: Path) -> tuple[dict[str, Path], frozenset[str]]:
-    """``name = "path"`` or ``name = { path = "...", follow_symlinks = true }``; a path may be a file."""
+def _mappings(value: Any, repo_root: Path, directory: Path, src: Path
+              ) -> tuple[dict[str, Path], frozenset[str], dict[str, GitSource]]:
+    """``name = "path"``, ``name = { path = "...", follow_symlinks = true }`` (a path may be a file),
+    or a git source ``name = { git = "...", branch = "...", tag = "..." }``."""
     mappings: dict[str, Path] = {}
     follow: set[str] = set()
+    sources: dict[str, GitSource] = {}
     for key, raw in tomlfile.table(value, "[mappings]", src).items():
         where = f"[mappings].{key}"
         _name(key, STEP_NAME, "mapping", src)
+        if isinstance(raw, dict) and set(raw) & {"git", "branch", "tag"}:
+            sources[key] = gitsource.parse(raw, key, directory, repo_root, src)
+            continue
         if isinstance(raw, dict):
             tomlfile.check_keys(raw, _MAPPING_KEYS, f"in {where}: ", src)
             rel = tomlfile.string(raw.get("path"), f"{where}.path", src)
@@ -196,7 +204,7 @@ def _mappings(value: Any, repo_root: Path, directory: Path, src: Path) -> tuple[
         mappings[key] = _inside(directory / rel, repo_root, f"mapping {key!r}", src)
         if not (mappings[key].is_dir() or mappings[key].is_file()):
             raise InputError(f"mapping {key!r} is not a file or directory: {rel}", src)
-    return mappings, frozenset(follow)
+    return mappings, frozenset(follow), sources
 
 
 def _args(value: Any, where: str, src: Path) -> dict[str, str]:
@@ -258,6 +266,7 @@ def _step(file: _FlavorFile, name: str, raw: dict[str, Any]) -> Step:
         description=tomlfile.string(raw.get("description", ""), f"{where}.description", src),
         files=files,
         generated=generated,
+        images=_external_images(file, info, dockerfile_path),
     )
 
 
@@ -270,6 +279,21 @@ def _target(value: Any, info: dockerfile.DockerfileInfo, where: str, src: Path) 
         stages = ", ".join(info.stages) or "none (no FROM ... AS NAME)"
         raise InputError(f"{where}: no stage {target!r} in the Dockerfile (stages: {stages})", src)
     return target
+
+
+def _external_images(file: _FlavorFile, info: dockerfile.DockerfileInfo, path: Path) -> tuple[str, ...]:
+    """Names that are neither steps nor mappings: images whose digests enter the hash."""
+    images: set[str] = set()
+    for ref in info.references:
+        if ref.name in file.step_names or ref.name in file.mappings:
+            continue
+        what = f"line {ref.line}: {ref.instruction} names"
+        if "$" in ref.name:
+            raise InputError(f"{what} {ref.name!r}, which uses a build arg without a value (set it in [args])", path)
+        if parse_image_ref(ref.name) is None:
+            raise InputError(f"{what} {ref.name!r}, which is not a valid image reference", path)
+        images.add(ref.name)
+    return tuple(sorted(images))
 
 
 def _extra_files(file: _FlavorFile, step: str, raw: dict[str, Any], context: Path) -> tuple[

@@ -43,6 +43,31 @@ def _map_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> lis
     return out
 
 
+def _image_diff(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    out = []
+    for name in sorted(set(old) | set(new)):
+        before, after = old.get(name), new.get(name)
+        if before == after:
+            continue
+        if before is None:
+            out.append(f"base image {name} added ({after})")
+        elif after is None:
+            out.append(f"base image {name} removed")
+        else:
+            out.append(f"base image {name} moved from {before} to {after}")
+    return out
+
+
+def _source_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    out = []
+    for name in sorted(set(old) & set(new)):
+        before, after = old[name], new[name]
+        if before.get("tree") != after.get("tree"):
+            out.append(f"mapping {name} moved from {before.get('ref')} {str(before.get('commit'))[:12]} "
+                       f"to {after.get('ref')} {str(after.get('commit'))[:12]}")
+    return out
+
+
 def reasons(previous: Manifest | None, current: Manifest) -> list[str]:
     """Human-readable differences; empty when the manifests describe the same hash."""
     if previous is None:
@@ -68,5 +93,7 @@ def reasons(previous: Manifest | None, current: Manifest) -> list[str]:
         out.append(f"platforms {previous.get('platforms')} -> {current.get('platforms')}")
     if previous.get("target") != current.get("target"):
         out.append("Dockerfile target stage changed")
+    out += _image_diff(previous.get("images", {}), current.get("images", {}))
+    out += _source_diff(previous.get("sources", {}), current.get("sources", {}))
     out += _map_diff("dependency", previous.get("depends", {}), current.get("depends", {}))
     return out or ["inputs differ"]

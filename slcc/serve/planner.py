@@ -14,6 +14,8 @@ from pathlib import Path
 
 import blake3
 
+from slcc.commands.lock import attach
+from slcc.engine.docker import DockerEngine
 from slcc.errors import InputError, SlccError
 from slcc.loading.project import open_project
 from slcc.serve.mirror import Mirror
@@ -52,6 +54,8 @@ class Planner:
         self.mirror.checkout(self.tree_dir, commit)
         try:
             project = open_project(self.tree_dir, flavors, self.overrides)
+            # Image digests are part of the content key: from the commit's slcc.lock, else the engine.
+            attach(project, DockerEngine(), lambda _message: None)
             hashes = project.hash_all()
             wanted = project.goals(goals)
         except SlccError as exc:

@@ -70,6 +70,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def run(spec: RunSpec) -> int:
     from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, build  # noqa: PLC0415
+    from slcc.commands.lock import attach  # noqa: PLC0415
     from slcc.engine.docker import DockerEngine  # noqa: PLC0415
     from slcc.errors import SlccError  # noqa: PLC0415
     from slcc.loading.project import open_project  # noqa: PLC0415
@@ -86,6 +87,7 @@ def run(spec: RunSpec) -> int:
 
     try:
         project = open_project(Path(spec.work_tree), [spec.flavor], spec.overrides, warn)
+        attach(project, DockerEngine(), warn)  # the scope's image digests and git sources
         say(f"[serve] build {spec.build_id}: {spec.flavor} goals {', '.join(spec.goals) or '(default)'}")
         io = BuildIO(warn, say, DockerEngine(), CANCEL)
         try:

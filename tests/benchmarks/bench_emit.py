@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from slcc.emitting import emit
+from slcc.engine.docker import DockerEngine
 from slcc.loading.project import open_project
 
 FAN_OUT = 4
@@ -66,7 +67,8 @@ def write_synthetic(root: Path, steps: int) -> str:
 def _phases(root: Path, name: str) -> dict[str, float]:
     """One in-process emit-bake (minus the git call for the revision label), per phase."""
     t0 = time.perf_counter()
-    project = open_project(root, [name], warn=lambda _msg: None)
+    project = open_project(root, [name], warn=lambda _msg: None,
+                           resolver=lambda names: DockerEngine().image_digests(names, lambda _msg: None))
     t1 = time.perf_counter()
     hashes = project.hash_all()
     t2 = time.perf_counter()

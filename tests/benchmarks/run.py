@@ -26,12 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout's s
 
 import bench_emit  # below the path insert on purpose
 import bench_hashing
+import bench_lock
 import bench_noop_images
 import bench_serve
 import bench_tools as bt
 import bench_watch
 
-ROWS = ("hashing", "emit", "noop", "noop-images", "incremental", "watch", "serve", "cold")  # cold prunes: last
+ROWS = ("hashing", "emit", "noop", "noop-images", "lock", "incremental", "watch", "serve", "cold")  # cold prunes: last
 TOOLS = ("slcc", "raw bake", "exaslct")
 Cell = float | str | None  # seconds, "n/a: why", or not applicable
 
@@ -222,6 +223,19 @@ def row_serve(ctx: Context) -> None:
                         samples={k: [float(v)] for k, v in f.items()}))
 
 
+def row_lock(ctx: Context) -> None:
+    log("row lock: no-op in scope local vs rel, and `slcc lock`")
+    figures = bench_lock.bench_lock(ctx.ws, ctx.config.reps)
+    query = f"one digest query {figures['query_s'][0] * 1000:.1f} ms in-process"
+    for key, label, note in (
+        ("noop-local", "no-op build, scope local (image digests asked)", f"1 external image; {query}"),
+        ("noop-rel", "no-op build, scope rel (digests from slcc.lock)", "no image query"),
+        ("lock", "`slcc lock` of python3 (from scratch)", "resolve 1 image, write slcc.lock atomically"),
+    ):
+        values = figures[key.replace("-", "_") + "_s"]
+        ctx.rows.append(Row(key, label, {"slcc": bt.median(values)}, note=note, samples={"slcc": values}))
+
+
 # --- library rows --------------------------------------------------------------------------------
 
 
@@ -260,9 +274,10 @@ def row_hashing(ctx: Context) -> None:
 
 ROW_FUNCS: dict[str, Callable[[Context], None]] = {
     "hashing": row_hashing, "emit": row_emit, "noop": row_noop, "noop-images": row_noop_images,
+    "lock": row_lock,
     "incremental": row_incremental, "watch": row_watch, "serve": row_serve, "cold": row_cold,
 }
-NEEDS_ENGINE = {"noop", "noop-images", "incremental", "watch", "serve", "cold"}
+NEEDS_ENGINE = {"noop", "noop-images", "lock", "incremental", "watch", "serve", "cold"}
 
 
 # --- output --------------------------------------------------------------------------------------

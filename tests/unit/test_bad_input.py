@@ -11,6 +11,7 @@ from tests.helpers import DEMO_FILES, make_repo, run_slcc
 TOML = "flavors/demo/flavor.toml"
 APP = "flavors/demo/app/Dockerfile"
 GOOD_TOML = DEMO_FILES[TOML]
+LOCK = 'version = 1\n[images]\n"slcc-test/busybox:1" = "sha256:' + "a" * 64 + '"\n'
 
 
 CASES: dict[str, tuple[dict[str, str | None], str, str]] = {
@@ -53,6 +54,28 @@ CASES: dict[str, tuple[dict[str, str | None], str, str]] = {
                        TOML, "both image-changing and transparent"),
     "bad-settings": ({"slcc.toml": "[cache]\nbackend = 'fast'\n"}, "slcc.toml", "unknown cache backend 'fast'"),
     "unknown-settings-key": ({"slcc.toml": "[registry]\nrepo = 'x'\n"}, "slcc.toml", "unknown key in [registry]"),
+    "bad-scope": ({"slcc.toml": "[build]\nscope = 'release'\n"}, "slcc.toml", "unknown scope 'release'"),
+    "image-arg-without-value": ({"flavors/demo/base/Dockerfile": "ARG NOPE\nFROM ${NOPE}\n"},
+                                "flavors/demo/base/Dockerfile", "should not be blank"),
+    "invalid-image-reference": ({"flavors/demo/base/Dockerfile": "FROM Not/Valid:\n"},
+                                "flavors/demo/base/Dockerfile", "not a valid image reference"),
+    "corrupt-lock": ({"slcc.lock": "version = 1\n[images\n"}, "slcc.lock", "invalid TOML"),
+    "lock-unknown-key": ({"slcc.lock": LOCK + "[extra]\n"}, "slcc.lock", "unknown key 'extra'"),
+    "lock-bad-digest": ({"slcc.lock": LOCK.replace("sha256:" + "a" * 64, "sha256:abc")}, "slcc.lock",
+                        "digest must look like sha256:<64 hex>"),
+    "lock-version": ({"slcc.lock": LOCK.replace("version = 1", "version = 7")}, "slcc.lock", "lock version 7"),
+    "lock-not-covering": ({"slcc.lock": "version = 1\n[images]\n"}, "slcc.lock",
+                          "does not pin image slcc-test/busybox:1"),
+    "git-mapping-unknown-key": ({TOML: GOOD_TOML.replace('src = "../../src"', 'src = { git = "../../src", brnch = "x" }')},
+                                TOML, "unknown key in [mappings].src: 'brnch'"),
+    "git-mapping-without-git": ({TOML: GOOD_TOML.replace('src = "../../src"', 'src = { tag = "v1" }')},
+                                TOML, "[mappings].src needs git ="),
+    "git-mapping-bad-ref": ({TOML: GOOD_TOML.replace('src = "../../src"', 'src = { git = "../../src", tag = "a b" }')},
+                            TOML, "invalid git ref name 'a b'"),
+    "git-mapping-not-in-lock": ({TOML: GOOD_TOML.replace('src = "../../src"', 'src = { git = "../../src", tag = "v1" }'),
+                                 "slcc.lock": LOCK}, "slcc.lock", "does not pin mapping demo/src"),
+    "lock-bad-source": ({"slcc.lock": LOCK + '[sources.demo.src]\ngit = "x"\nref = "main"\ncommit = "1"\ntree = "2"\n'},
+                        "slcc.lock", "ref must be 'tag:NAME' or 'branch:NAME'"),
 }
 
 

@@ -14,7 +14,7 @@ from slcc.emitting import emit
 from slcc.engine.protocol import BakeOutcome, BakeRequest, Cancelled, CancelToken, RegistryUnauthorized
 from slcc.loading.project import Project, open_project
 from tests.fakes import FakeEngine, parse_log
-from tests.helpers import make_repo
+from tests.helpers import fake_digests, make_repo
 
 REGISTRY = "127.0.0.1:1/slcc"
 BASE_FAILS = """\
@@ -31,7 +31,7 @@ ERROR: failed to solve: process "/bin/sh -c cat /hello.txt > /base.txt" did not 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     repo = make_repo(tmp_path / "repo")
-    return open_project(repo, ["demo"], {"ca_bundle": "none", "repository": REGISTRY})
+    return open_project(repo, ["demo"], {"ca_bundle": "none", "repository": REGISTRY}, resolver=fake_digests)
 
 
 def tags(project: Project) -> dict[str, str]:

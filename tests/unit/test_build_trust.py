@@ -8,11 +8,11 @@ from slcc.commands.build import BuildIO, BuildOptions, build
 from slcc.emitting import emit
 from slcc.loading.project import open_project
 from tests.fakes import FakeEngine
-from tests.helpers import make_repo
+from tests.helpers import fake_digests, make_repo
 
 
 def test_image_retagged_by_hand_is_rebuilt_with_a_warning(tmp_path: Path) -> None:
-    project = open_project(make_repo(tmp_path / "repo"), ["demo"], {"ca_bundle": "none"})
+    project = open_project(make_repo(tmp_path / "repo"), ["demo"], {"ca_bundle": "none"}, resolver=fake_digests)
     hashes = project.hash_all()["demo"]
     tags = {step: h.tag("slcc") for step, h in hashes.items()}
     names = emit.target_names(project.flavors)
@@ -29,7 +29,7 @@ def test_image_retagged_by_hand_is_rebuilt_with_a_warning(tmp_path: Path) -> Non
 
 
 def test_matching_and_missing_labels_are_trusted(tmp_path: Path) -> None:
-    project = open_project(make_repo(tmp_path / "repo"), ["demo"], {"ca_bundle": "none"})
+    project = open_project(make_repo(tmp_path / "repo"), ["demo"], {"ca_bundle": "none"}, resolver=fake_digests)
     hashes = project.hash_all()["demo"]
     app = hashes["app"].tag("slcc")
     for label in (hashes["app"].digest, None):

@@ -21,7 +21,7 @@ from slcc.progress.bake_log import is_benign, parse_lines
 from slcc.progress.printer import JsonView, LinesView
 from slcc.progress.records import StagePosition, StepEvent, StepRow
 from slcc.progress.tracker import BuildTracker
-from tests.helpers import make_repo
+from tests.helpers import fake_digests, make_repo
 
 LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "bake_logs"
 SAME = "RUN echo same-line; sleep 2; echo done-base > /b"
@@ -111,7 +111,7 @@ def test_a_failure_is_blamed_and_shown_by_the_same_attribution(tmp_path: Path) -
         "flavors/demo/base/Dockerfile": "ARG BASE\nFROM ${BASE}\nCOPY hello.txt /hello.txt\nRUN exit 3\n",
         "flavors/demo/app/Dockerfile": "FROM base\nCOPY --from=src . /src\nRUN exit 3\nRUN true\n",
     })
-    project = open_project(repo, ["demo"], {"ca_bundle": "none"})
+    project = open_project(repo, ["demo"], {"ca_bundle": "none"}, resolver=fake_digests)
     plan = make_plan(project.flavors, project.hash_all(), {"demo": ("app",)}, "slcc", set(), set())
     for label, owner in (("[demo_app 3/3]", "base"), ("[demo_app stage-0 2/4]", "app")):
         log = tmp_path / f"{owner}.log"

@@ -14,7 +14,7 @@ from slcc.engine.protocol import BuilderInfo
 from slcc.errors import EngineError, InputError
 from slcc.loading.project import Project, open_project
 from tests.fakes import FakeEngine
-from tests.helpers import make_repo
+from tests.helpers import fake_digests, make_repo
 
 INSPECT_CONTAINER = """\
 Name:          multi
@@ -50,7 +50,7 @@ def test_can_run_matches_variants() -> None:
 
 
 def project(tmp_path: Path, **overrides: str) -> Project:
-    return open_project(make_repo(tmp_path / "repo"), ["demo"], {"ca_bundle": "none", **overrides})
+    return open_project(make_repo(tmp_path / "repo"), ["demo"], {"ca_bundle": "none", **overrides}, resolver=fake_digests)
 
 
 def test_no_builder_asks_nothing_and_the_local_default_is_not_remote(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from slcc.errors import InputError
 from slcc.hashing.stephash import FlavorHasher
 from slcc.loading.config import load_settings
 from slcc.loading.flavor import load_flavor
-from tests.helpers import DEMO_FILES, make_repo
+from tests.helpers import DEMO_FILES, fake_digests, flavor_images, make_repo
 
 GOLDEN = Path(__file__).parent / "golden"
 HOSTILE_DIR = 'my "src" ${dir} %{x} ü'
@@ -33,7 +33,7 @@ HOSTILE = {
 def emit(repo: Path, **kwargs: object) -> str:
     settings = load_settings(repo, {"ca_bundle": "none"}, environ={})
     flavor = load_flavor(repo, "demo")
-    hashes = {"demo": FlavorHasher(default_platform="linux/amd64").hash_flavor(flavor)}
+    hashes = {"demo": FlavorHasher(default_platform="linux/amd64", images=fake_digests(flavor_images(flavor))).hash_flavor(flavor)}
     return emit_bake(EmitRequest([flavor], hashes, settings, **kwargs))  # type: ignore[arg-type]
 
 
@@ -64,7 +64,7 @@ def test_registry_cache_and_ca_secret(tmp_path: Path) -> None:
     bundle.write_text("x")
     settings = load_settings(repo, {"repository": "127.0.0.1:5000/team", "ca_bundle": str(bundle)}, environ={})
     flavor = load_flavor(repo, "demo")
-    text = emit_bake(EmitRequest([flavor], {"demo": FlavorHasher().hash_flavor(flavor)}, settings))
+    text = emit_bake(EmitRequest([flavor], {"demo": FlavorHasher(images=fake_digests(flavor_images(flavor))).hash_flavor(flavor)}, settings))
     # The settings become the defaults of the bake variables that the targets use.
     assert 'variable "SLCC_REPOSITORY" {\n  default = "127.0.0.1:5000/team"\n}' in text
     assert 'variable "SLCC_CACHE" {\n  default = "registry"\n}' in text
@@ -77,7 +77,7 @@ def test_local_cache_directory_is_one_csv_field(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     settings = load_settings(repo, {"ca_bundle": "none"}, environ={"SLCC_STATE_DIR": 'st,"x"'})
     flavor = load_flavor(repo, "demo")
-    text = emit_bake(EmitRequest([flavor], {"demo": FlavorHasher().hash_flavor(flavor)}, settings))
+    text = emit_bake(EmitRequest([flavor], {"demo": FlavorHasher(images=fake_digests(flavor_images(flavor))).hash_flavor(flavor)}, settings))
     assert 'cache-from = slcc_cache_from("demo", "app", "\\"src=st,\\"\\"x\\"\\"/cache/demo/app\\"")' in text
 
 

@@ -15,14 +15,14 @@ from slcc.loading.config import load_settings
 from slcc.loading.flavor import load_flavor
 from slcc.loading.project import open_project
 from slcc.state.contexts import materialize
-from tests.helpers import DEMO_FILES, make_repo, run_slcc
+from tests.helpers import DEMO_FILES, fake_digests, flavor_images, make_repo, run_slcc
 
 TOML = "flavors/demo/flavor.toml"
 
 
 def digests(repo: Path, name: str = "demo") -> dict[str, str]:
     flavor = load_flavor(repo, name)
-    return {n: h.digest for n, h in FlavorHasher(default_platform="linux/amd64").hash_flavor(flavor).items()}
+    return {n: h.digest for n, h in FlavorHasher(default_platform="linux/amd64", images=fake_digests(flavor_images(flavor))).hash_flavor(flavor).items()}
 
 
 def test_upper_case_flavor_name_gets_a_lower_case_image_name(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_upper_case_flavor_name_gets_a_lower_case_image_name(tmp_path: Path) -> 
     for k in list(DEMO_FILES):
         if k.startswith("flavors/demo/"):
             (tmp_path / k).unlink(missing_ok=True)
-    project = open_project(repo, ["Demo-EXA"], {"repository": "127.0.0.1:5000/x"})
+    project = open_project(repo, ["Demo-EXA"], {"repository": "127.0.0.1:5000/x"}, resolver=fake_digests)
     tag = project.hash_all()["Demo-EXA"]["app"].tag(project.settings.repository)
     assert tag.startswith("127.0.0.1:5000/x/demo-exa:app-")
     text = emit.emit_bake(emit.EmitRequest(project.flavors, project.hash_all(), project.settings))
@@ -99,7 +99,7 @@ def test_file_mapping_and_context_files_are_materialized(tmp_path: Path) -> None
         "ext/01_nodoc": "nodoc v1\n",
         "flavors/demo/app/Dockerfile": "FROM base\nCOPY --from=nodoc 01_nodoc /n\nCOPY etc/extra.txt /e\n",
     })
-    project = open_project(repo, ["demo"])
+    project = open_project(repo, ["demo"], resolver=fake_digests)
     hashes = project.hash_all()
     text = emit.emit_bake(emit.EmitRequest(project.flavors, hashes, project.settings))
     materialize(project.settings, project.flavors, hashes)

@@ -12,7 +12,7 @@ from slcc.engine.protocol import BuilderInfo
 from slcc.errors import EngineError
 from slcc.loading.project import Project, open_project
 from tests.fakes import FakeEngine
-from tests.helpers import DEMO_FILES, make_repo
+from tests.helpers import DEMO_FILES, fake_digests, make_repo
 
 TOML = DEMO_FILES["flavors/demo/flavor.toml"].replace(
     '[flavor]\n', '[flavor]\nplatforms = ["linux/amd64", "linux/arm64"]\n') + '\n[steps.test]\ndepends = ["app"]\n'
@@ -22,7 +22,7 @@ TOML = DEMO_FILES["flavors/demo/flavor.toml"].replace(
 def project(tmp_path: Path) -> Project:
     repo = make_repo(tmp_path / "repo", {"flavors/demo/flavor.toml": TOML,
                                          "flavors/demo/test/Dockerfile": "FROM app\nRUN true\n"})
-    return open_project(repo, ["demo"], {"ca_bundle": "none"})
+    return open_project(repo, ["demo"], {"ca_bundle": "none"}, resolver=fake_digests)
 
 
 def io(engine: FakeEngine) -> BuildIO:

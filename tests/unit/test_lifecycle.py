@@ -19,7 +19,7 @@ from slcc.loading.project import Project, open_project
 from slcc.loading.units import human_size, parse_duration, parse_size
 from slcc.planning.retention import Item, Policy, decide, freed
 from tests.fakes import FakeEngine
-from tests.helpers import make_repo, run_slcc, write_files
+from tests.helpers import fake_digests, make_repo, run_slcc, write_files
 
 REPOSITORY = "slcc-unit"
 
@@ -85,7 +85,7 @@ def test_bad_clean_options_are_one_line_exit_2(tmp_path: Path, args: list[str]) 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
-    return open_project(make_repo(tmp_path / "repo"), ["demo"], {"ca_bundle": "none", "repository": REPOSITORY})
+    return open_project(make_repo(tmp_path / "repo"), ["demo"], {"ca_bundle": "none", "repository": REPOSITORY}, resolver=fake_digests)
 
 
 def test_clean_on_the_fake_engine_keeps_current_skips_in_use_and_dry_run_removes_nothing(project: Project) -> None:

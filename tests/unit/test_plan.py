@@ -12,7 +12,7 @@ from slcc import cli
 from slcc.loading.project import Project, open_project
 from slcc.planning.plan import Plan, forced_steps, make_plan
 from slcc.vocabulary import CacheBackend, Progress, StepKey, choices
-from tests.helpers import make_repo
+from tests.helpers import fake_digests, make_repo
 
 THREE = {
     "flavors/demo/flavor.toml": '[flavor]\ngoals = ["app"]\n[args]\nBASE = "b"\n[steps.base]\n'
@@ -28,7 +28,7 @@ THREE = {
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     repo = make_repo(tmp_path / "repo", THREE)
-    return open_project(repo, ["demo"], {"ca_bundle": "none"})
+    return open_project(repo, ["demo"], {"ca_bundle": "none"}, resolver=fake_digests)
 
 
 def tag(project: Project, step: str) -> str:

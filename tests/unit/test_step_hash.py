@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from slcc.hashing.stephash import FlavorHasher
 from slcc.loading.config import load_settings
 from slcc.loading.flavor import load_flavor
-from tests.helpers import DEMO_FILES, make_repo
+from tests.helpers import DEMO_FILES, fake_digests, flavor_images, make_repo
 
 TOML = "flavors/demo/flavor.toml"
 THIRD = {
@@ -33,7 +33,7 @@ THIRD = {
 
 def hashes(repo: Path) -> dict[str, str]:
     flavor = load_flavor(repo, "demo")
-    return {name: h.digest for name, h in FlavorHasher(default_platform="linux/amd64").hash_flavor(flavor).items()}
+    return {name: h.digest for name, h in FlavorHasher(default_platform="linux/amd64", images=fake_digests(flavor_images(flavor))).hash_flavor(flavor).items()}
 
 
 def toml_str(text: str) -> str:
@@ -60,7 +60,7 @@ RELEVANT: dict[str, tuple[Edit, set[str]]] = {
     "mapping content": (lambda r, t: (r / "src/main.txt").write_text("main\n" + t + "!"), {"app"}),
     "app Dockerfile": (lambda r, t: (r / "flavors/demo/app/Dockerfile").write_text(
         DEMO_FILES["flavors/demo/app/Dockerfile"] + f"# {t!r}\n"), {"app"}),
-    "image-changing arg": (lambda r, t: edit_toml(r, 'BASE = "slcc-test/busybox:1"', f"BASE = {toml_str('b' + t)}"),
+    "image-changing arg": (lambda r, t: edit_toml(r, 'BASE = "slcc-test/busybox:1"', f"BASE = {toml_str('example/b:t' + t.encode().hex()[:100])}"),
                            {"base", "app", "side"}),
     "platform": (lambda r, t: edit_toml(r, "[flavor]\n", '[flavor]\nplatforms = ["linux/arm64"]\n'),
                  {"base", "app", "side"}),
@@ -121,7 +121,7 @@ def test_stat_cache_gives_the_same_hashes(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", THIRD)
     flavor = load_flavor(repo, "demo")
     cache_path = load_settings(repo).state_dir / "statcache.bin"
-    cold = FlavorHasher(cache=StatCache.load(cache_path)).hash_flavor(flavor)
+    cold = FlavorHasher(cache=StatCache.load(cache_path), images=fake_digests(flavor_images(flavor))).hash_flavor(flavor)
     assert cold["base"].manifest()["context"]["files"]
-    warm = FlavorHasher(cache=StatCache.load(cache_path)).hash_flavor(flavor)
+    warm = FlavorHasher(cache=StatCache.load(cache_path), images=fake_digests(flavor_images(flavor))).hash_flavor(flavor)
     assert {k: v.digest for k, v in cold.items()} == {k: v.digest for k, v in warm.items()}

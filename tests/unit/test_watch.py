@@ -30,7 +30,7 @@ from slcc.loading.flavor import load_flavor
 from slcc.loading.project import open_project
 from slcc.model import Flavor
 from tests.fakes import FakeEngine
-from tests.helpers import DEMO_FILES, make_repo, write_files
+from tests.helpers import DEMO_FILES, fake_digests, make_repo, write_files
 
 # demo (base <- app, app maps src) plus: `other`, needed by no goal; `ext`, whose Dockerfile
 # lives outside its context; a .dockerignore in base's context.
@@ -281,7 +281,7 @@ class StubBuild:
 def watcher(repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Watcher, StubBuild]:
     stub = StubBuild()
     monkeypatch.setattr(watch, "build", stub)
-    project = open_project(repo, ["demo"], {"ca_bundle": "none"}, use_stat_cache=False)
+    project = open_project(repo, ["demo"], {"ca_bundle": "none"}, use_stat_cache=False, resolver=fake_digests)
     output = WatchOutput(cycle=lambda c: None, echo=lambda s: None, warn=lambda s: None)
     return Watcher(project, WatchOptions(), output, FakeObserver(), FakeEngine()), stub
 
@@ -366,7 +366,7 @@ def test_cancel_token_an_interrupt_wins_over_a_restart() -> None:
 
 def test_exec_runs_through_the_engine_with_the_goal_tags(repo: Path) -> None:
     engine = FakeEngine()
-    project = open_project(repo, ["demo"], {"ca_bundle": "none"}, use_stat_cache=False)
+    project = open_project(repo, ["demo"], {"ca_bundle": "none"}, use_stat_cache=False, resolver=fake_digests)
     output = WatchOutput(cycle=lambda c: None, echo=lambda s: None, warn=lambda s: None)
     w = Watcher(project, WatchOptions(exec_cmd="echo $SLCC_TAG"), output, FakeObserver(), engine)
     w._report(Cycle(1, (), "ok", ("app",), 0.1, {"app": "r/demo:app-1"}))

@@ -45,10 +45,13 @@ target "demo_base" {
     "HOSTILE" = "$${HOME} %%{if x} \"q\" back\\slash\nnew line ☃"
     "http_proxy" = "http://proxy:3128/$${x}"
   }
-  tags = ["${SLCC_REPOSITORY}/demo:base-588c6f32be5e970e1872c4aa349b596d"]
+  contexts = {
+    "slcc-test/busybox:1" = "docker-image://slcc-test/busybox:1@sha256:ceecf5dbf180c3a21bfc5db9117a6dff1f73bad6ae58e8237becd8387e9f3efe"
+  }
+  tags = ["${SLCC_REPOSITORY}/demo:base-f9bb4879bdf83aad2d25fef05b115979"]
   labels = {
     "org.slcc.flavor" = "demo"
-    "org.slcc.hash" = "588c6f32be5e970e1872c4aa349b596ddc57c2f27cf68ec4f155e99095ab31a7"
+    "org.slcc.hash" = "f9bb4879bdf83aad2d25fef05b115979f9316d8f7274d3cca8f89c1dd4101580"
     "org.slcc.step" = "base"
   }
   cache-from = slcc_cache_from("demo", "base", "src=.slcc/cache/demo/base")
@@ -67,10 +70,10 @@ target "demo_app" {
     "base" = "target:demo_base"
     "src" = "my \"src\" $${dir} %%{x} ü"
   }
-  tags = ["${SLCC_REPOSITORY}/demo:app-15383cb53385f80f6ab30349df6abad1"]
+  tags = ["${SLCC_REPOSITORY}/demo:app-bae21cf0df67a2f7ba16fc705e4fbaf7"]
   labels = {
     "org.slcc.flavor" = "demo"
-    "org.slcc.hash" = "15383cb53385f80f6ab30349df6abad1c7ede019006ba178d7fef3bafe0066c1"
+    "org.slcc.hash" = "bae21cf0df67a2f7ba16fc705e4fbaf7647418e195190613798799198e59c413"
     "org.slcc.step" = "app"
   }
   cache-from = slcc_cache_from("demo", "app", "src=.slcc/cache/demo/app")
