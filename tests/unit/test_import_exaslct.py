@@ -187,11 +187,13 @@ def test_explain_names_the_generated_package_file(imported: tuple[Path, Path]) -
     from slcc.planning.explain import reasons
 
     _, dest = imported
-    hasher = FlavorHasher(default_platform="linux/amd64")
-    before = hasher.hash_flavor(load_flavor(dest, FLAVOR))["base"].manifest()
+    loaded = load_flavor(dest, FLAVOR)
+    hasher = FlavorHasher(default_platform="linux/amd64", images=fake_digests(flavor_images(loaded)))
+    before = hasher.hash_flavor(loaded)["base"].manifest()
     packages = dest / "flavors" / FLAVOR / "packages.yml"
     packages.write_text(packages.read_text().replace('version: "9.1"', 'version: "9.2"'))
-    after = FlavorHasher(default_platform="linux/amd64").hash_flavor(load_flavor(dest, FLAVOR))["base"].manifest()
+    after = FlavorHasher(default_platform="linux/amd64", images=hasher.images).hash_flavor(
+        load_flavor(dest, FLAVOR))["base"].manifest()
     assert reasons(before, after) == ["context file base_packages.yml changed"]
 
 

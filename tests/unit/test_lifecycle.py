@@ -134,7 +134,7 @@ def test_clean_state_files_old_exports_runs_caches_and_a_leftover_trash(project:
 
 def test_push_builds_what_exists_nowhere_then_pushes_every_step(project: Project) -> None:
     registry_project = open_project(project.settings.repo_root, ["demo"],
-                                     {"ca_bundle": "none", "repository": "127.0.0.1:1/slcc"})
+                                     {"ca_bundle": "none", "repository": "127.0.0.1:1/slcc"}, resolver=fake_digests)
     hashes = registry_project.hash_all()["demo"]
     names = emit.target_names(registry_project.flavors)
     tags = {s: h.tag("127.0.0.1:1/slcc") for s, h in hashes.items()}
