@@ -169,7 +169,7 @@ def test_lifecycle_inventory_finds_images_of_upper_case_flavors() -> None:
 def test_materialized_context_reads_the_dockerfile_from_where_it_is(tmp_path: Path) -> None:
     toml = DEMO_FILES[TOML].replace("[steps.base]\n", '[steps.base]\nfiles = { "extra.txt" = "../../src/main.txt" }\n')
     repo = make_repo(tmp_path, {TOML: toml, "flavors/demo/base/.dockerignore": "Dockerfile\n"})
-    project = open_project(repo, ["demo"])
+    project = open_project(repo, ["demo"], resolver=fake_digests)
     hashes = project.hash_all()
     text = emit.emit_bake(emit.EmitRequest(project.flavors, hashes, project.settings))
     materialize(project.settings, project.flavors, hashes)
