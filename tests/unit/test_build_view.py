@@ -7,12 +7,16 @@ were recorded with.
 from __future__ import annotations
 
 import json
+import os
+import stat
+import sys
 from pathlib import Path
 
 import pytest
 
 from slcc.commands.build import _candidates, _failed_step
-from slcc.engine.protocol import BakeOutcome
+from slcc.engine.bake_runner import run_bake
+from slcc.engine.protocol import BakeOutcome, BakeRequest, CommandJournal
 from slcc.loading.project import open_project
 from slcc.output.build_view import live_capable, make_view
 from slcc.planning.plan import make_plan
@@ -219,3 +223,21 @@ def test_live_rows_fit_the_width_and_collapse_cached_steps() -> None:
     assert "failed" in lines[2] and "2.5s" in lines[2] and "RUN exit 3" in lines[2]
     assert "waiting" in lines[3]
     assert shown("RUN --mount=type=bind,from=client,target=/src   make  -C /src") == "RUN make -C /src"
+
+
+def test_bake_runner_keeps_benign_retries_in_the_log_but_not_as_errors(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stand-in `docker` replays the recorded log, so the real runner tees and parses it.
+    recorded = LOGS / "view_benign_retries.log"
+    fake = tmp_path / "bin" / "docker"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write(open({str(recorded)!r}).read())\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    log = tmp_path / "run" / "build.log"
+    seen: list[str] = []
+    outcome = run_bake(BakeRequest(tmp_path / "bake.hcl", TARGETS, tmp_path, log), CommandJournal(), seen.append)
+    assert outcome.returncode == 0
+    kept = [line for line in log.read_text(encoding="utf-8").splitlines() if is_benign(line)]
+    assert len(kept) == 3 and len([line for line in seen if is_benign(line)]) == 3
+    assert outcome.progress.error_lines == () and outcome.progress.failures == ()
