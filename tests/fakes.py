@@ -76,7 +76,7 @@ class FakeEngine:
             raise RegistryUnauthorized("registry 127.0.0.1:1 needs a login (fake)")
         return {t for t in tags if t in self.registry}
 
-    def image_digests(self, names: Sequence[str], warn: Callable[[str], None]) -> dict[str, str]:
+    def image_digests(self, names: Sequence[str], warn: Callable[[str], None], strict: bool = False) -> dict[str, str]:
         """Every image exists, with a digest derived from its name (stable across calls)."""
         return fake_digests(names)
 

@@ -105,7 +105,7 @@ def lock(project: Project, engine: Engine, update: Collection[str] | None, all_f
         kept = {n: d for n, d in kept.items() if n in names}
         kept_sources = {k: v for k, v in kept_sources.items() if k in git_sources}
     wanted = sorted(n for n in names if n in refresh or n not in kept)
-    resolved = engine.image_digests(wanted, warn) if wanted else {}
+    resolved = engine.image_digests(wanted, warn, strict=True) if wanted else {}
     cache = project.settings.state_dir / "git"
     for key, source in git_sources.items():
         old = kept_sources.get(key)
@@ -143,7 +143,7 @@ def check(project: Project, engine: Engine, all_flavors: bool, warn: Warn) -> Lo
     names = _lockable(project)
     cache = project.settings.state_dir / "git"
     commits = {key: _pin_now(source, engine, cache) for key, source in _git_sources(project).items()}
-    now = Lock(engine.image_digests(names, warn) if names else {}, commits)
+    now = Lock(engine.image_digests(names, warn, strict=True) if names else {}, commits)
     changes = lockfile.diff(previous, now)
     if not all_flavors:  # entries of flavors not loaded are not this check's business
         changes = [c for c in changes if not c.startswith("- ")]

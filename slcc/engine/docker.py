@@ -209,10 +209,10 @@ class DockerEngine:
     def registry_tags(self, tags: Sequence[str]) -> set[str]:
         return registry_tags(tags)
 
-    def image_digests(self, names: Sequence[str], warn: Callable[[str], None]) -> dict[str, str]:
+    def image_digests(self, names: Sequence[str], warn: Callable[[str], None], strict: bool = False) -> dict[str, str]:
         from slcc.engine import image_digests  # noqa: PLC0415 - it imports this module's socket helpers
 
-        return image_digests.image_digests(names, warn)
+        return image_digests.image_digests(names, warn, strict)
 
     def git_commit(self, source: str, kind: str, name: str) -> str:
         return git.commit_of(source, kind, name, self.journal)

@@ -65,16 +65,23 @@ def registry_digest(ref: ImageRef, timeout: float = 5.0) -> str | None:
     return digest
 
 
-def _from_registry(ref: ImageRef, warn: Warn) -> str | None:
+def _from_registry(ref: ImageRef, warn: Warn, strict: bool, faults: dict[str, str]) -> str | None:
     try:
         return registry_digest(ref)
     except EngineError as exc:
+        if strict:
+            raise
+        faults[ref.text] = str(exc)
         warn(f"{exc}; using the local image store for {ref.text}")
         return None
 
 
-def image_digests(names: Sequence[str], warn: Warn) -> dict[str, str]:
-    """Digest of each image in ``names`` as it is now (registry first for registry-hosted names)."""
+def image_digests(names: Sequence[str], warn: Warn, strict: bool = False) -> dict[str, str]:
+    """Digest of each image in ``names`` as it is now (registry first for registry-hosted names).
+
+    ``strict`` (slcc lock): a registry that cannot answer is a fault, not a fallback to the local
+    store, whose copy may not be what the registry serves to other machines.
+    """
     refs = {}
     for name in names:
         ref = parse_image_ref(name)
@@ -83,13 +90,16 @@ def image_digests(names: Sequence[str], warn: Warn) -> dict[str, str]:
         refs[name] = ref
     remote = [ref for ref in refs.values() if ref.host is not None]
     found: dict[str, str | None] = {}
+    faults: dict[str, str] = {}  # registry errors of names that fell back to the local store
     if remote:
         with ThreadPoolExecutor(max_workers=min(8, len(remote))) as pool:
-            digests = pool.map(lambda r: _from_registry(r, warn), remote)
+            digests = pool.map(lambda r: _from_registry(r, warn, strict, faults), remote)
             found = dict(zip([r.text for r in remote], digests, strict=True))
     result: dict[str, str] = {}
     for name, ref in refs.items():
         digest = found.get(name) or local_digest(name)
+        if digest is None and name in faults:
+            raise EngineError(f"image {name}: {faults[name]}, and the local image store does not have it")
         if digest is None:
             where = f"the local image store or registry {ref.host}" if ref.host else "the local image store"
             raise InputError(f"image {name} is not in {where}: build, pull or push it first")

@@ -193,9 +193,10 @@ class Engine(Protocol):
         """Which of ``tags`` the registry has; RegistryUnavailable when it cannot answer,
         RegistryUnauthorized when it refuses the docker client's credentials (or wants some)."""
 
-    def image_digests(self, names: Sequence[str], warn: Callable[[str], None]) -> dict[str, str]:
+    def image_digests(self, names: Sequence[str], warn: Callable[[str], None], strict: bool = False) -> dict[str, str]:
         """The digest of each external image as it is now: registry first for registry-hosted names,
-        else the local image store. InputError when an image exists in neither."""
+        else the local image store (``strict``: a registry fault is an EngineError instead).
+        InputError when an image exists in neither."""
 
     def git_commit(self, source: str, kind: str, name: str) -> str:
         """The commit tag or branch ``name`` points to in git ``source`` (URL or local path)."""

@@ -237,3 +237,22 @@ def test_git_mapping_from_a_url_and_bad_refs(tmp_path: Path, base_image: str, te
     unreachable = run_slcc(gone, "lock", env=env)
     assert unreachable.returncode == 1 and "cannot reach git source" in unreachable.stderr
     assert len(unreachable.stderr.strip().splitlines()) == 1 and not (gone / "slcc.lock").exists()
+
+
+def test_unreachable_registry_is_a_fault_for_lock_and_a_warning_for_a_build(
+        tmp_path: Path, push_base: PushBase, base_ref: str, env: dict[str, str], registry: LocalRegistry,
+        image_cleanup: ImageCleanup) -> None:
+    repo = make_repo(tmp_path / "repo", {"flavors/demo/flavor.toml": _toml(base_ref)})
+    digest = push_base("v1")  # also tagged in the local store
+    with registry.down():
+        locked = run_slcc(repo, "lock", env=env)
+        assert locked.returncode == 1, locked.stderr
+        assert len(locked.stderr.strip().splitlines()) == 1 and "unreachable" in locked.stderr
+        assert not (repo / "slcc.lock").exists()
+        # A build warns and uses the local store's copy, which is the pushed image here.
+        hashed = run_slcc(repo, "hash", "demo", "--json", env=env)
+        assert hashed.returncode == 0 and "using the local image store" in hashed.stderr
+        run(["docker", "image", "rm", base_ref], timeout=60)
+        gone = run_slcc(repo, "hash", "demo", env=env)
+        assert gone.returncode == 1 and "local image store does not have it" in gone.stderr.strip().splitlines()[-1]
+    assert digest.startswith("sha256:")
