@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from slcc.emitting import materialized
 from slcc.engine.protocol import Engine, SlccImage
 from slcc.loading.project import Hashes, Project
 from slcc.planning.retention import Item, Kind
@@ -67,7 +68,38 @@ def local_image_items(project: Project, engine: Engine, hashes: Hashes, flavors:
 def state_items(project: Project, hashes: Hashes, flavors: Sequence[str] | None) -> list[Item]:
     """Run folders, exported archives and local build-cache directories under the state directory."""
     state = project.settings.state_dir
-    return [*_runs(state), *_exports(state, hashes, flavors), *_caches(state, hashes, flavors)]
+    return [*_runs(state), *_exports(state, hashes, flavors), *_caches(state, hashes, flavors),
+            *_contexts(project, hashes, flavors)]
+
+
+_CONTEXT = re.compile(r"^(?P<name>.+)-[0-9a-f]{32}$")
+
+
+def _current_contexts(project: Project, hashes: Hashes) -> set[Path]:
+    settings, current = project.settings, set()
+    for flavor in project.flavors:
+        for step in flavor.steps.values():
+            step_hash = hashes[flavor.name][step.name]
+            if step.materialized:
+                current.add(materialized.step_context_dir(settings, flavor, step, step_hash))
+            current.update(materialized.mapping_dir(settings, flavor, name, step_hash)
+                           for name in step.mappings if flavor.materialized_mapping(name))
+    return current
+
+
+def _contexts(project: Project, hashes: Hashes, flavors: Sequence[str] | None) -> Iterator[Item]:
+    """Materialized contexts (.slcc/contexts/<image name>/<name>-<digest>): caches, rewritten on demand."""
+    root = project.settings.state_dir / "contexts"
+    wanted = {f.lower() for f in flavors} if flavors is not None else None
+    current = _current_contexts(project, hashes)
+    for flavor_dir in sorted(root.iterdir()) if root.is_dir() else []:
+        if not flavor_dir.is_dir() or (wanted is not None and flavor_dir.name not in wanted):
+            continue
+        for entry in sorted(flavor_dir.iterdir()):
+            match = _CONTEXT.match(entry.name)
+            if match and entry.is_dir() and not entry.is_symlink():
+                yield Item("cache", f"{flavor_dir.name}/{match['name']}", str(entry), entry.stat().st_mtime,
+                           tree_size(entry), entry in current)
 
 
 def _runs(state: Path) -> Iterator[Item]:

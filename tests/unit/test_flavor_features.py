@@ -178,3 +178,19 @@ def test_materialized_context_reads_the_dockerfile_from_where_it_is(tmp_path: Pa
     context = repo / ".slcc/contexts/demo" / f"base-{short}"
     assert (context / "../../../../flavors/demo/base/Dockerfile").resolve() == repo / "flavors/demo/base/Dockerfile"
     assert sorted(p.name for p in context.iterdir()) == [".dockerignore", "extra.txt", "hello.txt"]  # ignored: Dockerfile
+
+
+def test_clean_and_du_see_materialized_contexts(tmp_path: Path) -> None:
+    from slcc.commands.inventory import state_items
+
+    toml = DEMO_FILES[TOML].replace("[steps.base]\n", '[steps.base]\nfiles = { "extra.txt" = "../../src/main.txt" }\n')
+    repo = make_repo(tmp_path, {TOML: toml})
+    project = open_project(repo, ["demo"], resolver=fake_digests)
+    materialize(project.settings, project.flavors, project.hash_all())
+    (repo / "src/main.txt").write_text("main v2\n")
+    project = open_project(repo, ["demo"], resolver=fake_digests)
+    hashes = project.hash_all()
+    materialize(project.settings, project.flavors, hashes)
+    contexts = [i for i in state_items(project, hashes, None) if ".slcc/contexts/" in i.name]
+    assert sorted((i.group, i.current) for i in contexts) == [("demo/base", False), ("demo/base", True)]
+    assert all(i.kind == "cache" and i.size > 0 for i in contexts)  # clean's cache budget and --all apply
