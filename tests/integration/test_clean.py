@@ -165,3 +165,30 @@ def test_clean_registry_then_garbage_collect_frees_blobs_and_current_images_pull
     subprocess.run(["docker", "image", "rm", *current], capture_output=True, check=True)
     for tag in current:
         subprocess.run(["docker", "pull", "-q", tag], capture_output=True, check=True, timeout=120)
+
+
+def test_clean_killed_midway_leaves_a_store_the_next_build_and_clean_accept(
+    tmp_path: Path, base_image: str, image_cleanup: ImageCleanup,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    repository = f"slcct{uuid.uuid4().hex[:10]}"
+    for n in (1, 2, 3):
+        write_files(repo, {"src/main.txt": f"main v{n}\n"})
+        image_cleanup.add(*(s["tag"] for s in slcc_json(repo, "build", "demo", "--repository", repository)["steps"]))
+    proc = subprocess.Popen([sys.executable, "-m", "slcc", "clean", "--all", "--repository", repository],
+                            cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()  # kill -9 once the first removal has started, wherever that is
+    assert line.startswith("removing "), line
+    proc.kill()
+    proc.wait()
+
+    rebuilt = slcc_json(repo, "build", "demo", "--repository", repository)
+    goal = next(s for s in rebuilt["steps"] if s["step"] == "app")
+    assert goal["status"] in ("built", "fresh-local") and goal["tag"] in local_tags(repository)
+    assert slcc_json(repo, "build", "demo", "--repository", repository)["baked"] is False
+    assert slcc_json(repo, "du", "--repository", repository)["total_bytes"] > 0
+    done = slcc_json(repo, "clean", "--keep", "1", "--repository", repository)
+    assert all(i["result"] in (None, "removed", "gone") for i in done["items"])
+    trash = repo / ".slcc" / ".trash"
+    assert not trash.exists() or not any(trash.iterdir())
