@@ -10,14 +10,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from slcc import __version__
 from slcc.commands import lock as locking
 from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport, build, plan_build
-from slcc.emitting import emit
 from slcc.engine import signals
 from slcc.engine.docker import DockerEngine
 from slcc.engine.protocol import Cancelled
@@ -25,12 +24,11 @@ from slcc.errors import InputError, SlccError
 from slcc.loading.config import check_dir_path
 from slcc.loading.project import Project, open_project
 from slcc.output import render
-from slcc.planning import explain
-from slcc.progress.records import StepFailure
-from slcc.state import contexts
-from slcc.state.atomic import write_text_atomic, write_user_file
 from slcc.state.store import State
 from slcc.vocabulary import CacheBackend, Progress, Scope, choices
+
+if TYPE_CHECKING:
+    from slcc.progress.records import StepFailure
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -164,6 +162,10 @@ def emit_bake_cmd(flavors: tuple[str, ...], output: Path | None, **kwargs: Any) 
     e.g. SLCC_REPOSITORY=ghcr.io/acme/slcc SLCC_CACHE=gha docker buildx bake -f bake/python3.hcl --push
     (see docs/scale-out.md).
     """
+    from slcc.emitting import emit  # noqa: PLC0415 - command modules load what they need: `slcc build` stays small
+    from slcc.state import contexts  # noqa: PLC0415
+    from slcc.state.atomic import write_text_atomic, write_user_file  # noqa: PLC0415
+
     project = load_project(kwargs, flavors)
     to_stdout = output is not None and str(output) == "-"
     if output is not None and not to_stdout:
@@ -433,6 +435,8 @@ def explain_cmd(flavor: str | None, steps: tuple[str, ...], goals: tuple[str, ..
     Compares each stale step with the manifest of the last image built for it here.
     Also available as `slcc plan`.
     """
+    from slcc.planning import explain  # noqa: PLC0415
+
     project = load_project(kwargs, [flavor] if flavor else [])
     plan = plan_build(project, BuildOptions(goals=goals or steps), warn, DockerEngine()).plan
     state = State(project.settings.state_dir, warn)

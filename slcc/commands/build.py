@@ -8,11 +8,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from slcc.commands import push
 from slcc.commands.builders import bake_target, remote_builder
-from slcc.emitting import emit
 from slcc.engine import signals
 from slcc.engine.protocol import (
     BakeOutcome,
@@ -27,17 +26,16 @@ from slcc.engine.protocol import (
 from slcc.errors import EngineError, InputError, SlccError
 from slcc.loading.project import Hashes, Project
 from slcc.model import Flavor
-from slcc.output.build_view import make_view
 from slcc.planning import explain
 from slcc.planning.plan import Plan, PlannedStep, forced_steps, make_plan
-from slcc.progress import attribution
-from slcc.progress.bake_log import fatal_failure, instruction_output
-from slcc.progress.records import StepEvent, StepFailure, StepRow
-from slcc.progress.tracker import BuildTracker, ProgressView
-from slcc.state import contexts, localcache
 from slcc.state.atomic import write_text_atomic
 from slcc.state.store import State
 from slcc.vocabulary import Progress, StepKey, StepStatus
+
+if TYPE_CHECKING:  # bake-time modules, imported where used: a no-op never loads them
+    from slcc.progress import attribution
+    from slcc.progress.records import StepEvent, StepFailure, StepRow
+    from slcc.progress.tracker import BuildTracker, ProgressView
 
 FAILURE_TAIL = 10  # output lines of the failing instruction shown with the failure
 RACE_ATTEMPTS = 3  # plans per build when concurrent builds store the same tags
@@ -357,6 +355,11 @@ def _push_after_build(project: Project, planned: PlannedBuild, goals: Sequence[s
 def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, run_dir: Path,
               io: BuildIO, lock_fd: int) -> BakeOutcome:
     """Emit a bake file for exactly the stale steps and run it."""
+    from slcc.emitting import emit  # noqa: PLC0415 - the no-op path never emits
+    from slcc.output.build_view import make_view  # noqa: PLC0415
+    from slcc.progress.tracker import BuildTracker  # noqa: PLC0415
+    from slcc.state import contexts, localcache  # noqa: PLC0415
+
     settings = project.settings
     if not planned.registry_ok and settings.cache_backend == "registry":
         settings = replace(settings, cache_backend="local")
@@ -399,6 +402,8 @@ def _step_seconds(outcome: BakeOutcome, tracker: BuildTracker, targets: dict[str
 
 
 def _start_rows(plan: Plan) -> list[StepRow]:
+    from slcc.progress.records import StepRow  # noqa: PLC0415
+
     return [StepRow(f"{s.flavor}/{s.step}", "waiting" if s.key in plan.stale else "cached") for s in plan.steps]
 
 
@@ -410,6 +415,9 @@ def _show(view: ProgressView, events: Sequence[StepEvent]) -> None:
 def _candidates(project: Project, plan: Plan,
                 built: set[StepKey] | None = None) -> dict[str, list[attribution.Candidate]]:
     """Per bake target: the steps that may own its vertices, its own first (slcc.progress.attribution)."""
+    from slcc.emitting import emit  # noqa: PLC0415
+    from slcc.progress import attribution  # noqa: PLC0415
+
     names = emit.target_names(project.flavors)
     steps = {}  # each stale step once: its Dockerfile is read once, however many steps build on it
     for key in plan.stale:
@@ -427,6 +435,10 @@ def _contexts(flavor: Flavor, step: str) -> frozenset[str]:
 def _failed_step(project: Project, plan: Plan, outcome: BakeOutcome, built: set[StepKey],
                  log: Path | None = None) -> StepFailure | None:
     """The step whose instruction failed the bake (see slcc.progress.attribution)."""
+    from slcc.progress import attribution  # noqa: PLC0415
+    from slcc.progress.bake_log import fatal_failure  # noqa: PLC0415
+    from slcc.progress.records import StepFailure  # noqa: PLC0415
+
     fatal = fatal_failure(outcome.progress)
     candidates = _candidates(project, plan, built).get(fatal.target) if fatal else None
     if fatal is None or not candidates:
@@ -437,6 +449,8 @@ def _failed_step(project: Project, plan: Plan, outcome: BakeOutcome, built: set[
 
 def _output(log: Path | None, instruction: str) -> tuple[str, ...]:
     """The failing instruction's last output lines, shown inline with the failure."""
+    from slcc.progress.bake_log import instruction_output  # noqa: PLC0415
+
     try:
         return instruction_output(log.read_text(encoding="utf-8", errors="replace").splitlines(), instruction,
                                   FAILURE_TAIL) if log else ()
@@ -482,6 +496,8 @@ def _built(project: Project, plan: Plan, outcome: BakeOutcome, io: BuildIO, remo
 def _record(project: Project, plan: Plan, outcome: BakeOutcome, built: set[StepKey],
             failure: StepFailure | None, state: State, results: dict[StepKey, StepResult]) -> None:
     """Set each stale step's result, and keep the manifest of every image that was built."""
+    from slcc.emitting import emit  # noqa: PLC0415
+
     names = emit.target_names(project.flavors)
     for key in plan.stale:
         result = results[key]

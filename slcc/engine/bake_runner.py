@@ -13,12 +13,11 @@ import time
 from collections.abc import Callable
 from typing import IO
 
-from slcc.engine.protocol import BakeOutcome, BakeRequest, CancelToken, CommandJournal, CommandRecord
+from slcc.engine.protocol import ENGINE_HINT, BakeOutcome, BakeRequest, CancelToken, CommandJournal, CommandRecord
 from slcc.engine.signals import interrupt_reason
 from slcc.errors import EngineError
 from slcc.progress.bake_log import ProgressParser
 
-ENGINE_HINT = "start it with `make engine` (or `bash slcc/resources/engine.sh`)"
 _POLL_SECONDS = 0.2  # how long a quiet bake goes before the cancel token is looked at again
 
 

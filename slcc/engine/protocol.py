@@ -17,6 +17,8 @@ from typing import Literal, Protocol
 from slcc.errors import EngineError
 from slcc.progress.bake_log import BakeProgress
 
+ENGINE_HINT = "start it with `make engine` (or `bash slcc/resources/engine.sh`)"
+
 CancelReason = Literal["user-interrupt", "watch-restart", "signal"]
 # A user's interrupt or a signal ends slcc; a watch restart only ends one bake. The first
 # kind wins over the second, so a Ctrl-C during a restart is never taken for the restart.
