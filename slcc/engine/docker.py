@@ -230,9 +230,13 @@ class DockerEngine:
         return image_digests.image_digests(names, warn, strict)
 
     def git_commit(self, source: str, kind: str, name: str) -> str:
+        from slcc.engine import git  # noqa: PLC0415
+
         return git.commit_of(source, kind, name, self.journal)
 
     def git_checkout(self, source: str, commit: str, cache: Path) -> tuple[Path, str]:
+        from slcc.engine import git  # noqa: PLC0415
+
         return git.checkout(source, commit, cache, self.journal)
 
     def push(self, tag: str) -> None:

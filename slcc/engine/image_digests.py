@@ -15,12 +15,9 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
-from slcc.engine.bake_runner import ENGINE_HINT
-from slcc.engine.docker import _UnixHTTPConnection, docker_socket
-from slcc.engine.protocol import RegistryUnavailable
-from slcc.engine.registry import RegistryClient
+from slcc.engine.docker import _api_request, docker_socket
+from slcc.engine.protocol import ENGINE_HINT, RegistryUnavailable
 from slcc.errors import EngineError, InputError
 from slcc.loading.imageref import DIGEST, ImageRef, parse_image_ref
 
@@ -32,21 +29,16 @@ def local_digest(name: str, timeout: float = 10.0) -> str | None:
     sock = docker_socket()
     if sock is None:
         raise EngineError("DOCKER_HOST is not a unix socket: slcc asks the daemon over its unix socket")
-    conn = _UnixHTTPConnection(sock, timeout)
     try:
-        conn.request("GET", f"/images/{urllib.parse.quote(name, safe='/:@')}/json")
-        response = conn.getresponse()
-        body = response.read()
+        status, body = _api_request(f"/images/{urllib.parse.quote(name, safe='/:@')}/json", timeout)
     except (FileNotFoundError, ConnectionRefusedError):
         raise EngineError(f"cannot reach the Docker daemon at {sock}; {ENGINE_HINT}") from None
     except OSError as exc:
         raise EngineError(f"the Docker daemon did not answer about image {name} ({exc})") from None
-    finally:
-        conn.close()
-    if response.status == 404:
+    if status == 404:
         return None
-    if response.status != 200:
-        raise EngineError(f"the Docker daemon failed to inspect image {name} (HTTP {response.status})")
+    if status != 200:
+        raise EngineError(f"the Docker daemon failed to inspect image {name} (HTTP {status})")
     digest = json.loads(body).get("Id", "")
     if not DIGEST.match(digest):
         raise EngineError(f"the Docker daemon gave image {name} an id of unexpected form: {digest!r}")
@@ -58,6 +50,8 @@ def registry_digest(ref: ImageRef, timeout: float = 5.0) -> str | None:
 
     Raises EngineError (RegistryUnavailable, or unauthorised) when the registry cannot say.
     """
+    from slcc.engine.registry import RegistryClient  # noqa: PLC0415 - HTTP and TLS only for registry images
+
     assert ref.host is not None
     digest = RegistryClient(ref.host, timeout=timeout).manifest_digest(ref.path, ref.tag_or_latest)
     if digest is not None and not DIGEST.match(digest):
@@ -92,6 +86,8 @@ def image_digests(names: Sequence[str], warn: Warn, strict: bool = False) -> dic
     found: dict[str, str | None] = {}
     faults: dict[str, str] = {}  # registry errors of names that fell back to the local store
     if remote:
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - not for local images
+
         with ThreadPoolExecutor(max_workers=min(8, len(remote))) as pool:
             digests = pool.map(lambda r: _from_registry(r, warn, strict, faults), remote)
             found = dict(zip([r.text for r in remote], digests, strict=True))

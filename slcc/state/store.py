@@ -10,7 +10,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -124,6 +123,8 @@ class State:
 
     @staticmethod
     def _prune(runs: Path) -> None:
+        import shutil  # noqa: PLC0415 - shutil pulls in bz2 and lzma; only a build that bakes prunes
+
         old = sorted(p for p in runs.iterdir() if p.is_dir() and not p.is_symlink())[:-KEEP_RUNS]
         for run in old:
             # Anything may be left in an old run (a directory after a kill mid-export, a
