@@ -532,7 +532,10 @@ def test_cmd(flavor: str | None, step: str | None, progress: Progress, **kwargs:
 @click.option("-g", "--goal", "goals", multiple=True, metavar="STEP",
               help="Step to keep built (repeatable); default: the flavor's goals.")
 @click.option("--debounce", type=click.IntRange(0, 60_000), default=150, show_default=True, metavar="MS",
-              help="Quiet period after the last change before a build starts.")
+              help="Quiet period after the last change of a burst before a build starts (see --settle).")
+@click.option("--settle", type=click.IntRange(0, 60_000), default=30, show_default=True, metavar="MS",
+              help="A lone change after a quiet spell (one save) builds once files were still this long; "
+              "changes that keep coming (a checkout, several saves) wait for --debounce.")
 @click.option("--max-wait", type=click.IntRange(0, 600_000), default=2000, show_default=True, metavar="MS",
               help="Build at the latest this long after the first change, even if changes keep coming.")
 @click.option("--restart", is_flag=True,
@@ -546,7 +549,7 @@ def test_cmd(flavor: str | None, step: str | None, progress: Progress, **kwargs:
 @progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per cycle on stdout.")
 @project_options
-def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wait: int, restart: bool,
+def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, settle: int, max_wait: int, restart: bool,
               exec_cmd: str | None, builder: str | None, progress: Progress, as_json: bool, **kwargs: Any) -> None:
     """Build FLAVOR, then rebuild the steps a source change affects, until Ctrl-C (exit 130).
 
@@ -557,7 +560,7 @@ def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, max_wai
 
     kwargs["builder"] = builder
     project = load_project(kwargs, [flavor] if flavor else [])
-    options = WatchOptions(goals, debounce / 1000, max_wait / 1000, restart, exec_cmd, progress)
+    options = WatchOptions(goals, debounce / 1000, max_wait / 1000, restart, exec_cmd, progress, settle / 1000)
 
     def show(cycle: Cycle) -> None:
         if as_json:

@@ -50,8 +50,12 @@ Change = Literal["created", "changed", "gone"]
 
 @dataclass
 class ChangeBatcher:
-    """Collects changed paths until the stream is quiet for ``quiet`` s, or ``cap`` s passed.
+    """Collects changed paths until the stream is quiet, or ``cap`` s passed.
 
+    The quiet period adapts: a change after a quiet spell (a single save: an editor writes
+    and renames within milliseconds) builds once nothing moved for ``settle`` s; a batch whose
+    changes keep coming for longer than ``settle`` (a checkout, a formatter, several saves),
+    or that starts within ``quiet`` s of the previous one, waits for ``quiet`` s of quiet.
     The cap makes a never-ending stream of events (a generator writing files) still build.
     A path created and gone again within one batch (an editor's temp file, renamed over the
     real one) is dropped: it changed nothing. Not thread-safe: the caller holds a lock.
@@ -59,14 +63,20 @@ class ChangeBatcher:
 
     quiet: float = 0.15
     cap: float = 2.0
+    settle: float = 0.03  # stillness after which a lone change counts as finished
     _paths: dict[Path, None] = field(default_factory=dict)
     _created: set[Path] = field(default_factory=set)  # new in this batch, not there before it
     _first: float = 0.0
     _last: float = 0.0
+    _burst: bool = False  # this batch needs the full quiet period
+    _previous: float | None = None  # the last change of the previous batch
 
     def feed(self, path: Path, now: float, change: Change = "changed") -> None:
         if not self._paths:
             self._first = now
+            self._burst = self._previous is not None and now - self._previous < self.quiet
+        elif now - self._first > self.settle:
+            self._burst = True
         self._last = now
         if change == "gone" and path in self._created:
             self._created.discard(path)
@@ -80,18 +90,24 @@ class ChangeBatcher:
     def pending(self) -> tuple[Path, ...]:
         return tuple(self._paths)
 
+    @property
+    def _quiet_now(self) -> float:
+        return self.quiet if self._burst else min(self.settle, self.quiet)
+
     def ready(self, now: float) -> bool:
-        return bool(self._paths) and (now - self._last >= self.quiet or now - self._first >= self.cap)
+        return bool(self._paths) and (now - self._last >= self._quiet_now or now - self._first >= self.cap)
 
     def wait_time(self, now: float) -> float | None:
         """Seconds until ``ready`` can turn true without another feed; None when nothing is pending."""
         if not self._paths:
             return None
-        return max(0.0, min(self._last + self.quiet, self._first + self.cap) - now)
+        return max(0.0, min(self._last + self._quiet_now, self._first + self.cap) - now)
 
     def drain(self) -> list[Path]:
         """The batch in arrival order (each path once); the batcher is empty afterwards."""
         paths = list(self._paths)
+        if paths:
+            self._previous = self._last
         self._paths.clear()
         self._created.clear()
         return paths
@@ -306,11 +322,12 @@ class Cycle:
 @dataclass(frozen=True)
 class WatchOptions:
     goals: Sequence[str] = ()
-    debounce: float = 0.15  # seconds of quiet before a batch builds
+    debounce: float = 0.15  # seconds of quiet before a burst of changes builds
     cap: float = 2.0  # a batch builds at the latest this long after its first change
     restart: bool = False  # cancel a running bake on a relevant change instead of queueing it
     exec_cmd: str | None = None  # shell command after each successful build
     progress: Progress = "auto"
+    settle: float = 0.03  # seconds of quiet before a lone change (one save) builds
 
 
 @dataclass(frozen=True)
@@ -398,7 +415,7 @@ class Watcher:
         settings = project.settings
         self.ignored = PathFilter(settings.repo_root, (settings.state_dir, settings.bake_dir))
         self.watches = Watches(observer, self)
-        self._batcher = ChangeBatcher(options.debounce, options.cap)
+        self._batcher = ChangeBatcher(options.debounce, options.cap, options.settle)
         self._cond = threading.Condition()
         self._number = 0
         self._broken = False  # flavor.toml or a Dockerfile did not load: reload on every change

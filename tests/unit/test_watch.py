@@ -65,19 +65,53 @@ def flavor(repo: Path) -> Flavor:
 # --- ChangeBatcher -------------------------------------------------------------------------------
 
 
-def test_batcher_waits_for_quiet_period() -> None:
-    batcher = ChangeBatcher(quiet=0.15, cap=2.0)
+def test_batcher_builds_a_lone_save_once_it_settled() -> None:
+    batcher = ChangeBatcher(quiet=0.15, cap=2.0, settle=0.03)
     assert not batcher.ready(0.0) and batcher.wait_time(0.0) is None
+    batcher.feed(Path(".a.swp"), 10.000, "created")  # an editor's save: temp file, rename, within ms
+    batcher.feed(Path(".a.swp"), 10.002, "gone")
+    batcher.feed(Path("a"), 10.002)
+    assert not batcher.ready(10.02)
+    assert batcher.wait_time(10.02) == pytest.approx(0.012)
+    assert batcher.ready(10.033)  # not the whole 0.15 s debounce
+    assert batcher.drain() == [Path("a")]
+
+
+def test_batcher_waits_the_full_quiet_period_for_a_burst() -> None:
+    batcher = ChangeBatcher(quiet=0.15, cap=2.0, settle=0.03)
+    batcher.feed(Path("a"), 10.0)
+    batcher.feed(Path("b"), 10.05)  # still changing after the settle time: a burst (a checkout, a formatter)
+    assert not batcher.ready(10.1)
+    assert batcher.wait_time(10.1) == pytest.approx(0.1)
+    batcher.feed(Path("c"), 10.15)  # a new change restarts the quiet period
+    assert not batcher.ready(10.29)
+    assert batcher.ready(10.31)
+
+
+def test_batcher_treats_a_change_right_after_a_batch_as_part_of_a_burst() -> None:
+    batcher = ChangeBatcher(quiet=0.15, cap=2.0, settle=0.03)
+    batcher.feed(Path("a"), 0.0)
+    assert batcher.ready(0.04)
+    batcher.drain()
+    batcher.feed(Path("b"), 0.1)  # 0.1 s after the last change: the stream goes on
+    assert not batcher.ready(0.14) and not batcher.ready(0.24)
+    assert batcher.ready(0.26)
+    batcher.drain()
+    batcher.feed(Path("c"), 5.0)  # after a quiet spell a lone save is quick again
+    assert batcher.ready(5.04)
+
+
+def test_batcher_with_settle_at_least_debounce_waits_the_debounce() -> None:
+    batcher = ChangeBatcher(quiet=0.15, cap=2.0, settle=0.5)
     batcher.feed(Path("a"), 10.0)
     assert not batcher.ready(10.1)
-    assert batcher.wait_time(10.1) == pytest.approx(0.05)
-    batcher.feed(Path("b"), 10.1)  # a new change restarts the quiet period
-    assert not batcher.ready(10.2)
-    assert batcher.ready(10.25)
+    assert batcher.ready(10.16)
 
 
 def test_batcher_cap_fires_during_a_continuous_stream() -> None:
     batcher = ChangeBatcher(quiet=0.15, cap=2.0)
+    batcher.feed(Path("first"), -0.1)  # the stream's first change built alone, at once
+    assert batcher.ready(-0.06) and batcher.drain() == [Path("first")]
     now = 0.0
     while not batcher.ready(now):
         batcher.feed(Path(f"f{int(now * 10)}"), now)
