@@ -30,6 +30,9 @@ MANIFEST_TYPES = ", ".join(
 )
 
 
+SLOW_TIMEOUT = 12.0  # seconds for the second try after a timeout
+
+
 @dataclass(frozen=True)
 class ImageRef:
     host: str  # "127.0.0.1:5000"
@@ -96,13 +99,26 @@ class RegistryClient:
         return response
 
     def _send(self, method: str, path: str, headers: Mapping[str, str]) -> Response:
+        try:
+            return self._send_once(method, path, headers, self.timeout)
+        except TimeoutError:
+            # Slow is not down (a loaded CI machine): one more, longer try. A refused
+            # connection (registry down) fails at once, so the no-op path stays fast then.
+            try:
+                return self._send_once(method, path, headers, max(self.timeout * 4, SLOW_TIMEOUT))
+            except TimeoutError as exc:
+                raise RegistryUnavailable(f"registry {self.host} is unreachable (no answer: {exc})") from None
+
+    def _send_once(self, method: str, path: str, headers: Mapping[str, str], timeout: float) -> Response:
         conn_cls = http.client.HTTPConnection if is_loopback(self.host) else http.client.HTTPSConnection
-        conn = conn_cls(self.host, timeout=self.timeout)
+        conn = conn_cls(self.host, timeout=timeout)
         try:
             conn.request(method, path, headers=dict(headers))
             raw = conn.getresponse()
             body = raw.read()
             return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, body)
+        except TimeoutError:
+            raise
         except (OSError, http.client.HTTPException) as exc:
             detail = f"{exc.__class__.__name__}: {exc}"
             raise RegistryUnavailable(f"registry {self.host} is unreachable ({detail})") from None

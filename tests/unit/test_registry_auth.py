@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -167,3 +168,32 @@ def test_an_expired_bearer_token_is_replaced(token_registry: str) -> None:
         assert client.manifest_digest("a/b", "there") == "sha256:abc"
     finally:
         _TokenRegistry.token = "tok-123"
+
+
+class _SlowOnce(BaseHTTPRequestHandler):
+    """Answers the first request only after the client's first timeout; the rest at once."""
+
+    calls: ClassVar[list[str]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_HEAD(self) -> None:
+        self.calls.append(self.path)
+        if len(self.calls) == 1:
+            time.sleep(1.0)
+        self.send_response(200)
+        self.send_header("Docker-Content-Digest", "sha256:def")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_a_slow_registry_gets_a_second_longer_try() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowOnce)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        client = RegistryClient(host, timeout=0.2, auth=RegistryAuth(host, lookup=lambda h: None))
+        assert client.manifest_digest("a/b", "t") == "sha256:def" and len(_SlowOnce.calls) == 2
+    finally:
+        server.shutdown()
