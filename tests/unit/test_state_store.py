@@ -41,7 +41,7 @@ def test_explain_survives_a_garbled_manifest(tmp_path: Path) -> None:
 
 
 def test_manifest_slcc_writes_is_valid(tmp_path: Path) -> None:
-    from slcc.loading.project import open_project  # noqa: PLC0415 - only this test needs a project
+    from slcc.loading.project import open_project
 
     project = open_project(make_repo(tmp_path / "repo"), ["demo"], {"ca_bundle": "none"}, use_stat_cache=False,
                            resolver=fake_digests)
