@@ -150,11 +150,12 @@ def make_workspace(work: Path) -> Path:
 
 
 def edit_client(ws: Path, marker: str) -> None:
-    """The one-line client change: a line that is new every time (the client's revision
-    is a hash of its sources, so the binary and every image after build_run change too)."""
+    """The one-line client change: a line of code that is new every time, a global string the
+    compiler must keep (external linkage), so the object file, the linked binary and every image
+    after build_run really change. A comment would leave the compiled code alone (issue 14)."""
     path = ws / CLIENT_EDIT_FILE
     original = (REPO / CLIENT_EDIT_FILE).read_text(encoding="utf-8")
-    path.write_text(original + f"/* bench edit {marker} */\n", encoding="utf-8")
+    path.write_text(original + f'const char slc_bench_edit[] = "bench edit {marker}";\n', encoding="utf-8")
 
 
 def restore_client(ws: Path) -> None:
