@@ -88,7 +88,7 @@ def project_options(func: F) -> F:
                      help="Image repository for hash tags, e.g. 127.0.0.1:5000/slcc [env SLCC_REPOSITORY]."),
         click.option("--cache", "cache", type=click.Choice(choices(CacheBackend)),
                      help="Build cache backend [env SLCC_CACHE]; default: registry when the repository "
-                     "names one, else local."),
+                     "names one, else BuildKit's own cache only (a build exports none; emit-bake: local)."),
         click.option("--ca-bundle", metavar="FILE",
                      help="CA bundle passed to builds as BuildKit secret 'ca' ('none' to disable; "
                      "default: the host's bundle) [env SLCC_CA_BUNDLE]."),

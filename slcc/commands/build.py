@@ -24,6 +24,7 @@ from slcc.engine.protocol import (
     RegistryUnavailable,
 )
 from slcc.errors import EngineError, InputError, SlccError
+from slcc.loading.config import Settings
 from slcc.loading.project import Hashes, Project
 from slcc.model import Flavor
 from slcc.planning import explain
@@ -352,6 +353,21 @@ def _push_after_build(project: Project, planned: PlannedBuild, goals: Sequence[s
         io.warn(f"not pushed, found nowhere (`slcc push` builds them): {', '.join(missing)}")
 
 
+def build_settings(settings: Settings, registry_ok: bool, remote: BuilderInfo | None) -> Settings:
+    """The cache backend this bake uses.
+
+    A registry that does not answer: the local cache instead. No backend chosen and no registry,
+    on this machine's daemon: none. BuildKit's own cache on the same daemon already holds every
+    layer, and exporting a copy to .slcc/cache cost a cold python3 build ~1.2 GB and seconds
+    (docs/benchmarks.md); it only helps after that cache is pruned (`--cache local` then).
+    """
+    if not registry_ok and settings.cache_backend == "registry":
+        return replace(settings, cache_backend="local")
+    if not settings.cache_chosen and settings.cache_backend == "local" and remote is None:
+        return replace(settings, cache_backend="none")
+    return settings
+
+
 def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, run_dir: Path,
               io: BuildIO, lock_fd: int) -> BakeOutcome:
     """Emit a bake file for exactly the stale steps and run it."""
@@ -360,9 +376,7 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
     from slcc.progress.tracker import BuildTracker  # noqa: PLC0415
     from slcc.state import contexts, localcache  # noqa: PLC0415
 
-    settings = project.settings
-    if not planned.registry_ok and settings.cache_backend == "registry":
-        settings = replace(settings, cache_backend="local")
+    settings = build_settings(project.settings, planned.registry_ok, planned.remote)
     plan = planned.plan
     bake_file = run_dir / "bake.hcl"
     revision = io.engine.revision(settings.repo_root)

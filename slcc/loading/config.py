@@ -49,6 +49,7 @@ class Settings:
     cache_budget: int = 10_000_000_000  # bytes
     scope: Scope = "local"
     scope_source: str = "default"  # where the scope came from: --scope, $SLCC_SCOPE, slcc.toml, default
+    cache_chosen: bool = True  # --cache, $SLCC_CACHE or slcc.toml named the backend (False: slcc's default)
 
     @property
     def registry_host(self) -> str | None:
@@ -210,7 +211,7 @@ def load_settings(
     if scope not in SCOPES:
         raise InputError(f"unknown scope {scope!r} (one of: {', '.join(SCOPES)})", scope_source)
     return replace(settings, cache_backend=cache_value, clean_keep=keep, cache_budget=budget, scope=scope,
-                   scope_source=str(scope_source))
+                   scope_source=str(scope_source), cache_chosen=where != "default")
 
 
 def _clean_settings(raw: Mapping[str, Setting]) -> tuple[int, int]:

@@ -75,7 +75,7 @@ def test_all_removes_only_what_slcc_built_and_waits_for_the_build_lock(
     # A base no other test has: the daemon untags an image a container uses when it has other tags.
     repo = make_repo(tmp_path / "repo", {"flavors/demo/base/hello.txt": f"{uuid.uuid4()}\n"})
     repository = f"slcct{uuid.uuid4().hex[:10]}"
-    report = slcc_json(repo, "build", "demo", "--repository", repository)
+    report = slcc_json(repo, "build", "demo", "--repository", repository, "--cache", "local")  # a cache to clean
     app = next(s["tag"] for s in report["steps"] if s["step"] == "app")
     image_cleanup.add(*(s["tag"] for s in report["steps"]))
     # A user's image built FROM slcc's inherits its labels, and a retag of slcc's image
