@@ -57,6 +57,8 @@ BIG_CHUNK = 4 << 20
 
 _S_IFMT = 0o170000
 _KIND_BYTE = {"file": b"f", "dir": b"d", "symlink": b"l"}
+_KIND_CHAR = {"file": "f", "dir": "d", "symlink": "l"}
+_S_IXUSR = stat.S_IXUSR
 
 
 class TreeEntry(NamedTuple):
@@ -117,11 +119,21 @@ def _hash_small(fd: int, size: int) -> str:
 def encode_entries(entries: tuple[TreeEntry, ...]) -> bytes:
     """The canonical byte stream of ``entries`` (see the module docstring)."""
     parts = [FORMAT_TAG]
+    ascii_parts: list[str] = []
     for e in entries:
+        if e.path.isascii() and e.digest.isascii():  # str lengths are byte lengths: format once, encode once
+            ascii_parts.append(f"{_KIND_CHAR[e.kind]}{'1' if e.executable else '0'}{len(e.path)}:{e.path}"
+                               f"{len(e.digest)}:{e.digest}")
+            continue
+        if ascii_parts:
+            parts.append("".join(ascii_parts).encode("ascii"))
+            ascii_parts.clear()
         path = e.path.encode("utf-8", "surrogateescape")
         digest = e.digest.encode("utf-8", "surrogateescape")
         head = _KIND_BYTE[e.kind] + (b"1" if e.executable else b"0")
         parts.append(b"%s%d:%s%d:%s" % (head, len(path), path, len(digest), digest))
+    if ascii_parts:
+        parts.append("".join(ascii_parts).encode("ascii"))
     return b"".join(parts)
 
 
@@ -173,6 +185,8 @@ class _Walker:
         except OSError as exc:
             raise InputError(f"cannot list directory: {exc.strerror}", absdir) from None
         ignore, exclude, append = self.ignore, self.exclude, self.entries.append
+        lookup = self.cache.lookup if self.cache is not None else None
+        new_entry = tuple.__new__  # TreeEntry without its Python-level __new__
         added = False
         child_state: MatchState | None = state
         for d in listing:
@@ -190,7 +204,13 @@ class _Walker:
                 st = d.stat(follow_symlinks=False)
                 fmt = st.st_mode & _S_IFMT
                 if fmt == stat.S_IFREG:
-                    added = self._visit_file(d.path, rel, st) or added
+                    # The warm path inline (a method call per file is a tenth of a re-hash).
+                    digest = lookup(d.path, st) if lookup is not None else None
+                    if digest is None:
+                        added = self._visit_file(d.path, rel, st) or added
+                    else:
+                        append(new_entry(TreeEntry, (rel, "file", bool(st.st_mode & _S_IXUSR), digest)))
+                        added = True
                 elif fmt == stat.S_IFDIR:
                     append(TreeEntry(rel, "dir", False, ""))
                     self.walk(d.path, rel + "/", child_state)

@@ -449,3 +449,19 @@ def test_corrupt_cache_file_gives_correct_digest(tmp_path: Path) -> None:
     cache = StatCache.load(tmp_path / "cache.bin")
     assert len(cache) == 0
     assert hash_tree(tmp_path / "ctx", cache=cache) == hash_tree(tmp_path / "ctx")
+
+
+def test_encoding_is_the_same_for_ascii_runs_and_other_names() -> None:
+    """The ASCII fast path of encode_entries gives the bytes of the per-entry format."""
+    from slcc.hashing.treehash import FORMAT_TAG, TreeEntry, encode_entries
+
+    entries = (TreeEntry("a", "dir", False, ""), TreeEntry("a/x.txt", "file", True, "ab" * 32),
+               TreeEntry("a/\u00e9t\u00e9", "file", False, "cd" * 32), TreeEntry("a/bad\udcff", "file", False, "00"),
+               TreeEntry("a/link", "symlink", False, "../\u00fcber"), TreeEntry("b", "file", False, "ef" * 32))
+
+    def reference(e: TreeEntry) -> bytes:
+        path, digest = e.path.encode("utf-8", "surrogateescape"), e.digest.encode("utf-8", "surrogateescape")
+        head = {"file": b"f", "dir": b"d", "symlink": b"l"}[e.kind] + (b"1" if e.executable else b"0")
+        return head + b"%d:%s%d:%s" % (len(path), path, len(digest), digest)
+
+    assert encode_entries(entries) == FORMAT_TAG + b"".join(reference(e) for e in entries)
