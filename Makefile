@@ -56,7 +56,7 @@ bench: setup engine
 
 lint: setup shellcheck
 	$(VENV)/bin/ruff check slcc tests
-	$(VENV)/bin/mypy slcc
+	$(VENV)/bin/mypy
 	shellcheck --severity=warning slcc/resources/*.sh
 
 # Debian's shellcheck, installed when missing (root on Debian/Ubuntu, like `make engine`).

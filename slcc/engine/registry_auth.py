@@ -222,6 +222,7 @@ class RegistryAuth:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 data = json.loads(response.read())
         except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response's socket
             if exc.code in (401, 403):
                 raise unauthorized(self.host, self.credentials, exc.code) from None
             raise CredentialsError(f"token server {where} for {self.host} failed (HTTP {exc.code})") from None

@@ -40,7 +40,7 @@ def build(repo: Path, repository: str, image_cleanup: ImageCleanup) -> Build:
     def run(*args: str, expect: int = 0, env: dict[str, str] | None = None) -> dict[str, Any]:
         proc = run_slcc(repo, "build", "demo", "--json", "--repository", repository, *args, env=env)
         assert proc.returncode == expect, proc.stderr
-        report = json.loads(proc.stdout)
+        report: dict[str, Any] = json.loads(proc.stdout)
         image_cleanup.add(*(s["tag"] for s in report["steps"]))
         report["stderr"] = proc.stderr
         report["status"] = {s["step"]: s["status"] for s in report["steps"]}
@@ -107,7 +107,7 @@ def test_registry_push_and_reuse_and_outage(
     def build(*args: str) -> dict[str, Any]:
         proc = run_slcc(repo, "build", "demo", "--json", "--repository", repository, *args)
         assert proc.returncode == 0, proc.stderr
-        report = json.loads(proc.stdout)
+        report: dict[str, Any] = json.loads(proc.stdout)
         image_cleanup.add(*(s["tag"] for s in report["steps"]))
         report["stderr"] = proc.stderr
         return report

@@ -12,6 +12,7 @@ from slcc.emitting.emit import EmitRequest, emit_bake
 from slcc.hashing.stephash import FlavorHasher
 from slcc.loading.config import load_settings
 from slcc.loading.flavor import load_flavor
+from slcc.vocabulary import StepKey
 from tests.conftest import ImageCleanup, LocalRegistry
 from tests.helpers import fake_digests, flavor_images, make_repo, run_slcc
 from tests.unit.test_emit import HOSTILE
@@ -99,7 +100,7 @@ def test_fresh_dependency_reference_follows_the_repository_variable(tmp_path: Pa
     settings = load_settings(repo, {"ca_bundle": "none"}, environ={})
     flavor = load_flavor(repo, "demo")
     hashes = {"demo": FlavorHasher(images=fake_digests(flavor_images(flavor))).hash_flavor(flavor)}
-    text = emit_bake(EmitRequest([flavor], hashes, settings, only=frozenset({("demo", "app")})))
+    text = emit_bake(EmitRequest([flavor], hashes, settings, only=frozenset({StepKey("demo", "app")})))
     (repo / "app.hcl").write_text(text, encoding="utf-8")
     app = bake_print(repo, "app.hcl", "demo_app", env={"SLCC_REPOSITORY": "reg.example:5000/x"})["demo_app"]
     base_tag = hashes["demo"]["base"].tag("reg.example:5000/x")

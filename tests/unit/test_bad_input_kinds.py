@@ -19,7 +19,7 @@ from tests.helpers import DEMO_FILES, make_repo, run_slcc, write_files
 
 TOML = "flavors/demo/flavor.toml"
 GOOD = DEMO_FILES[TOML]
-Setup = Callable[[Path], None]
+Setup = Callable[[Path], object]  # what the setup returns is ignored
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, BuildReport,
 from slcc.emitting import emit
 from slcc.engine.protocol import BakeOutcome, BakeRequest, Cancelled, CancelToken, RegistryUnauthorized
 from slcc.loading.project import Project, open_project
+from slcc.vocabulary import StepKey
 from tests.fakes import FakeEngine, parse_log
 from tests.helpers import fake_digests, make_repo
 
@@ -41,7 +42,7 @@ def tags(project: Project) -> dict[str, str]:
 
 def fake(project: Project, **kwargs: Any) -> FakeEngine:
     names = emit.target_names(project.flavors)
-    by_target = {names[("demo", step)]: tag for step, tag in tags(project).items()}
+    by_target = {names[StepKey("demo", step)]: tag for step, tag in tags(project).items()}
     return FakeEngine(tags_by_target=by_target, **kwargs)
 
 

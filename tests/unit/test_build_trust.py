@@ -7,6 +7,7 @@ from pathlib import Path
 from slcc.commands.build import BuildIO, BuildOptions, build
 from slcc.emitting import emit
 from slcc.loading.project import open_project
+from slcc.vocabulary import StepKey
 from tests.fakes import FakeEngine
 from tests.helpers import fake_digests, make_repo
 
@@ -19,7 +20,7 @@ def test_image_retagged_by_hand_is_rebuilt_with_a_warning(tmp_path: Path) -> Non
     engine = FakeEngine(
         local=set(tags.values()),
         labels={tags["base"]: hashes["base"].digest, tags["app"]: hashes["base"].digest},  # app is base's image
-        tags_by_target={names[("demo", s)]: t for s, t in tags.items()},
+        tags_by_target={names[StepKey("demo", s)]: t for s, t in tags.items()},
     )
     warnings: list[str] = []
     report = build(project, BuildOptions(), BuildIO(warnings.append, lambda _line: None, engine))

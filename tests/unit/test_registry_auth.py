@@ -15,16 +15,16 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import pytest
 
+from slcc.engine.protocol import RegistryUnauthorized
 from slcc.engine.registry import RegistryClient
 from slcc.engine.registry_auth import (
     Credentials,
     CredentialsError,
     RegistryAuth,
-    RegistryUnauthorized,
     credentials_for,
     parse_challenge,
 )
@@ -122,7 +122,7 @@ class _TokenRegistry(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         if self.headers.get("Authorization") != f"Bearer {self.token}":
-            realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+            realm = f"http://127.0.0.1:{cast(tuple[str, int], self.server.server_address)[1]}/token"
             self._reply(401, headers={"WWW-Authenticate": f'Bearer realm="{realm}",service="test",'
                                       f'scope="repository:a/b:pull"'})
             return
@@ -137,6 +137,7 @@ def token_registry() -> Iterator[str]:
     thread.start()
     yield f"127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
 
 
 def test_bearer_token_flow(token_registry: str) -> None:

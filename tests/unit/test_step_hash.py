@@ -46,10 +46,15 @@ def edit_toml(repo: Path, old: str, new: str) -> None:
     path.write_text(path.read_text().replace(old, new, 1))
 
 
-Edit = Callable[[Path, str], None]
+Edit = Callable[[Path, str], object]  # what the edit returns is ignored
 BASE = "flavors/demo/base"
 
 # name -> (edit applied with a random text, steps whose hash must change)
+def write_file(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
 RELEVANT: dict[str, tuple[Edit, set[str]]] = {
     "base file content": (lambda r, t: (r / BASE / "hello.txt").write_text("hello\n" + t + "!"), {"base", "app", "side"}),
     "new file in base": (lambda r, t: (r / BASE / "new.txt").write_text(t), {"base", "app", "side"}),
@@ -69,7 +74,7 @@ IRRELEVANT: dict[str, Edit] = {
     "mtime": lambda r, t: os.utime(r / BASE / "hello.txt", (1_000_000, 1_000_000)),
     "group/other bits": lambda r, t: (r / BASE / "hello.txt").chmod(0o600),
     "ignored file": lambda r, t: (r / BASE / "debug.log").write_text(t),
-    "ignored dir": lambda r, t: ((r / BASE / "scratch").mkdir(), (r / BASE / "scratch/x").write_text(t)),
+    "ignored dir": lambda r, t: write_file(r / BASE / "scratch/x", t),
     "undeclared arg": lambda r, t: edit_toml(r, "[args]\n", f"[args]\nUNUSED = {toml_str(t)}\n"),
     "transparent arg": lambda r, t: edit_toml(r, "[mappings]", f"[transparent_args]\nhttp_proxy = {toml_str(t)}\n\n[mappings]"),
     "file outside contexts": lambda r, t: (r / "README.md").write_text(t),
