@@ -130,11 +130,8 @@ def _pattern_regex(p: str) -> str:
                 kind = "regexp"
             if start == 0:
                 kind = "suffix"
-        elif ch == "*":
-            parts.append("[^/]*")
-            kind = "regexp"
-        elif ch == "?":
-            parts.append("[^/]")
+        elif ch in "*?":
+            parts.append("[^/]*" if ch == "*" else "[^/]")
             kind = "regexp"
         elif ch == "\\":
             if i >= len(p):
@@ -153,6 +150,11 @@ def _pattern_regex(p: str) -> str:
             parts.append("^")  # patternmatcher passes '^' to the regex unescaped: an anchor
         else:
             parts.append(re.escape(ch))
+    return _shaped_regex(p, kind, parts)
+
+
+def _shaped_regex(p: str, kind: str, parts: list[str]) -> str:
+    """The regex for pattern ``p`` of the shape patternmatcher chose (``parts``: its regexp form)."""
     if kind == "exact":
         return re.escape(p) + r"\Z"
     if kind == "prefix":

@@ -156,14 +156,7 @@ def _build(data: dict[str, Any], repo_root: Path, directory: Path, name: str, sr
     except CycleError as exc:
         raise InputError(f"dependency cycle: {exc}", src) from None
 
-    goals = tuple(tomlfile.string_list(header.get("goals"), "[flavor].goals", src)) or (order[-1],)
-    for goal in goals:
-        if goal not in steps:
-            raise InputError(f"goal {goal!r} is not a step (steps: {', '.join(sorted(steps))})", src)
-    platforms = tuple(tomlfile.string_list(header.get("platforms"), "[flavor].platforms", src))
-    for platform in platforms:
-        if not PLATFORM.match(platform):
-            raise InputError(f"invalid platform {platform!r} (e.g. linux/amd64)", src)
+    goals, platforms = _goals_and_platforms(header, steps, order, src)
     return Flavor(
         name=name,
         directory=directory,
@@ -215,9 +208,22 @@ def _args(value: Any, where: str, src: Path) -> dict[str, str]:
     return args
 
 
-def _step(file: _FlavorFile, name: str, raw: dict[str, Any]) -> Step:
-    where, src = f"[steps.{name}]", file.src
-    tomlfile.check_keys(raw, _STEP_KEYS, f"in {where}: ", src)
+def _goals_and_platforms(header: dict[str, Any], steps: dict[str, Step], order: list[str],
+                         src: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    goals = tuple(tomlfile.string_list(header.get("goals"), "[flavor].goals", src)) or (order[-1],)
+    for goal in goals:
+        if goal not in steps:
+            raise InputError(f"goal {goal!r} is not a step (steps: {', '.join(sorted(steps))})", src)
+    platforms = tuple(tomlfile.string_list(header.get("platforms"), "[flavor].platforms", src))
+    for platform in platforms:
+        if not PLATFORM.match(platform):
+            raise InputError(f"invalid platform {platform!r} (e.g. linux/amd64)", src)
+    return goals, platforms
+
+
+def _uses(file: _FlavorFile, name: str, raw: dict[str, Any], where: str) -> tuple[set[str], set[str]]:
+    """A step's declared dependencies and mappings, each checked to exist."""
+    src = file.src
     depends = set(tomlfile.string_list(raw.get("depends"), f"{where}.depends", src))
     for dep in sorted(depends):
         if dep == name:
@@ -228,6 +234,13 @@ def _step(file: _FlavorFile, name: str, raw: dict[str, Any]) -> Step:
     unknown = sorted(used_mappings - set(file.mappings))
     if unknown:
         raise InputError(f"step {name!r} uses unknown mapping {unknown[0]!r} (declare it in [mappings])", src)
+    return depends, used_mappings
+
+
+def _step(file: _FlavorFile, name: str, raw: dict[str, Any]) -> Step:
+    where, src = f"[steps.{name}]", file.src
+    tomlfile.check_keys(raw, _STEP_KEYS, f"in {where}: ", src)
+    depends, used_mappings = _uses(file, name, raw, where)
 
     context_rel = tomlfile.string(raw.get("context", name), f"{where}.context", src)
     context = _child(file.directory, context_rel, file.repo_root, f"context of step {name!r}", src)

@@ -41,12 +41,14 @@ class WatchProcess:
             env={**os.environ, "SLCC_CA_BUNDLE": "none"}, start_new_session=True,
         )
         self.cycles: queue.Queue[dict[str, Any]] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.cycles.put(json.loads(line))
+        with self.proc.stdout:  # closed when slcc's output ends
+            for line in self.proc.stdout:
+                self.cycles.put(json.loads(line))
 
     def next_cycle(self, timeout: float = 30.0) -> dict[str, Any]:
         try:
@@ -79,6 +81,7 @@ class WatchProcess:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+        self._reader.join(timeout=10)
         self._stderr.close()
 
 
