@@ -90,10 +90,11 @@ class Service:
     def start(self, timeout: float = 60) -> Service:
         log = self.state.parent / f"serve-{len(self.logs)}.log"
         self.logs.append(log)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "slcc", "serve", "--repo", str(self.source), "--port", str(self.port),
-             "--state-dir", str(self.state), *self.args],
-            stdout=log.open("wb"), stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        with log.open("wb") as out:  # the child has its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "slcc", "serve", "--repo", str(self.source), "--port", str(self.port),
+                 "--state-dir", str(self.state), *self.args],
+                stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
