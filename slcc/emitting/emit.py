@@ -34,7 +34,7 @@ class EmitRequest:
     settings: Settings
     # Steps that get a target; None means every step. Dependencies outside this set are
     # given to BuildKit by image reference (they are fresh), not rebuilt.
-    only: frozenset[StepKey] | None = None
+    only: frozenset[tuple[str, str]] | None = None  # StepKeys
     revision: str | None = None  # source revision label, when known
     extra_labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -125,9 +125,9 @@ def labels(step_hash: StepHash, revision: str | None, extra: Mapping[str, str]) 
     return result
 
 
-def target_names(flavors: Sequence[Flavor]) -> dict[StepKey, str]:
+def target_names(flavors: Sequence[Flavor]) -> dict[tuple[str, str], str]:
     """Bake target name per step; distinct steps never share a name."""
-    names: dict[StepKey, str] = {}
+    names: dict[tuple[str, str], str] = {}  # keyed by StepKey; plain (flavor, step) tuples look up too
     seen: dict[str, StepKey] = {}
     groups = {hcl.target_name(f.name): f.name for f in flavors}
     for flavor in flavors:
@@ -159,7 +159,7 @@ def _pinned_images(step_hash: StepHash) -> dict[str, str]:
     return pinned
 
 
-def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[StepKey, str]) -> str:
+def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[tuple[str, str], str]) -> str:
     settings = request.settings
     root = settings.repo_root
     step_hash = request.hashes[flavor.name][step.name]

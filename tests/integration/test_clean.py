@@ -145,7 +145,10 @@ def test_clean_registry_then_garbage_collect_frees_blobs_and_current_images_pull
         tags |= {s["tag"] for s in report["steps"]}
     image_cleanup.add(*tags)
     current = {s["tag"] for s in slcc_json(repo, "hash", "demo", "--repository", repository)}
-    short = lambda tag: tag.rsplit(":", 1)[1]  # noqa: E731
+
+    def short(tag: str) -> str:
+        return tag.rsplit(":", 1)[1]
+
     assert {short(t) for t in tags} <= set(gc_registry.tags(f"{name}/demo"))
 
     cleaned = slcc_json(repo, "clean", "--registry", "--keep", "1", "--repository", repository)

@@ -62,7 +62,7 @@ def _report(repo: Path, env: dict[str, str], *args: str) -> dict[str, object]:
 
 
 def _statuses(report: dict[str, object]) -> dict[str, str]:
-    return {s["step"]: s["status"] for s in report["steps"]}  # type: ignore[attr-defined,index]
+    return {s["step"]: s["status"] for s in report["steps"]}  # type: ignore[attr-defined]
 
 
 def _hashes(repo: Path, env: dict[str, str], *args: str) -> dict[str, str]:
@@ -85,7 +85,7 @@ def test_repushed_base_rebuilds_in_local_not_in_rel(tmp_path: Path, push_base: P
     first = push_base("v1")
     built = _report(repo, env, "--push")
     assert built["scope"] == "local" and _statuses(built) == {"base": "built", "app": "built"}
-    app_tag = next(s["tag"] for s in built["steps"] if s["step"] == "app")  # type: ignore[attr-defined,index]
+    app_tag = next(s["tag"] for s in built["steps"] if s["step"] == "app")  # type: ignore[attr-defined]
     image_cleanup.add(*(s["tag"] for s in built["steps"]))  # type: ignore[attr-defined]
     assert _run_in(app_tag, "cat", "/variant") == "v1"
 
@@ -99,7 +99,7 @@ def test_repushed_base_rebuilds_in_local_not_in_rel(tmp_path: Path, push_base: P
     assert f"base image {base_ref} moved from {first} to {second}" in explained
     rebuilt = _report(repo, env, "--scope", "local")
     assert _statuses(rebuilt) == {"base": "built", "app": "built"}
-    new_app = next(s["tag"] for s in rebuilt["steps"] if s["step"] == "app")  # type: ignore[attr-defined,index]
+    new_app = next(s["tag"] for s in rebuilt["steps"] if s["step"] == "app")  # type: ignore[attr-defined]
     image_cleanup.add(*(s["tag"] for s in rebuilt["steps"]))  # type: ignore[attr-defined]
     assert _run_in(new_app, "cat", "/variant") == "v2"
 
@@ -180,7 +180,7 @@ def _git_toml(source: str) -> str:
 
 
 def _app_text(report: dict[str, object]) -> str:
-    tag = next(s["tag"] for s in report["steps"] if s["step"] == "app")  # type: ignore[attr-defined,index]
+    tag = next(s["tag"] for s in report["steps"] if s["step"] == "app")  # type: ignore[attr-defined]
     return _run_in(str(tag), "cat", "/base.txt")
 
 
