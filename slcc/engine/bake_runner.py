@@ -97,8 +97,9 @@ def _pump(stream: IO[str]) -> queue.Queue[str | None]:
     lines: queue.Queue[str | None] = queue.Queue()
 
     def read() -> None:
-        for raw in stream:
-            lines.put(raw)
+        with stream:  # bake's end of the pipe is closed once it is read to the end
+            for raw in stream:
+                lines.put(raw)
         lines.put(None)
 
     threading.Thread(target=read, name="bake-output", daemon=True).start()
