@@ -198,3 +198,4 @@ def test_a_slow_registry_gets_a_second_longer_try() -> None:
         assert client.manifest_digest("a/b", "t") == "sha256:def" and len(_SlowOnce.calls) == 2
     finally:
         server.shutdown()
+        server.server_close()

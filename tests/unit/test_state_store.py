@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from slcc.state.store import State, valid_manifest
-from tests.fakes import fake_digests
-from tests.helpers import make_repo, run_slcc
+from tests.helpers import fake_digests, make_repo, run_slcc
 
 
 @pytest.mark.parametrize("text", [
