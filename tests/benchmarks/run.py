@@ -197,10 +197,6 @@ def row_cold(ctx: Context) -> None:
 
 
 def row_watch(ctx: Context) -> None:
-    if not (bt.REPO / "slcc" / "watch.py").is_file():
-        ctx.rows.append(Row("watch", "watch save-to-image latency", {"slcc": "TODO: not measured yet"},
-                            note="slcc/commands/watch.py does not exist yet"))
-        return
     log("row watch: save a client file, wait for the cycle report")
     before = bt.bench_image_refs()
     try:
