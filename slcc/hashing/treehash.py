@@ -177,13 +177,9 @@ class _Walker:
 
     def walk(self, absdir: str, prefix: str, state: MatchState | None) -> bool:
         """Add the entries below ``absdir``; True if any was added. The hot loop: keep it lean."""
-        try:
-            with os.scandir(absdir) as it:
-                listing = sorted(it, key=_name)
-        except (FileNotFoundError, NotADirectoryError):
+        listing = _listing(absdir)
+        if listing is None:
             return False  # replaced while we walked: treat as absent
-        except OSError as exc:
-            raise InputError(f"cannot list directory: {exc.strerror}", absdir) from None
         ignore, exclude, append = self.ignore, self.exclude, self.entries.append
         lookup = self.cache.lookup if self.cache is not None else None
         new_entry = tuple.__new__  # TreeEntry without its Python-level __new__
@@ -277,6 +273,17 @@ class _Walker:
 
 _SPECIAL_FILE = ("special file (FIFO, socket or device) in a build context: slcc cannot hash it; "
                  "remove it or list it in .dockerignore")
+
+
+def _listing(absdir: str) -> list[os.DirEntry[str]] | None:
+    """The entries of ``absdir`` sorted by name; None when it is gone or no longer a directory."""
+    try:
+        with os.scandir(absdir) as it:
+            return sorted(it, key=_name)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise InputError(f"cannot list directory: {exc.strerror}", absdir) from None
 
 
 def _name(d: os.DirEntry[str]) -> str:
