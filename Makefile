@@ -43,7 +43,7 @@ base-debian:
 	$(BASE_IMAGES) debian
 
 test: setup engine serve-deps
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --cov=slcc --cov-report=term:skip-covered tests
 
 unit: setup
 	$(PY) -m pytest -q tests/unit
