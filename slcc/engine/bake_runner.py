@@ -18,6 +18,7 @@ from slcc.engine.signals import interrupt_reason
 from slcc.errors import EngineError
 from slcc.progress.bake_log import ProgressParser
 
+_STOP_WAITS = (15.0, 5.0, 5.0)  # seconds after SIGINT, SIGTERM and SIGKILL to bake's process group
 _POLL_SECONDS = 0.2  # how long a quiet bake goes before the cancel token is looked at again
 
 
@@ -120,7 +121,7 @@ def _stop(proc: subprocess.Popen[str], token: CancelToken) -> None:
     A Ctrl-C while stopping (say, during a watch restart) is recorded, never lost, and does not
     cut the stopping short.
     """
-    for sig, wait in ((signal.SIGINT, 15.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+    for sig, wait in zip((signal.SIGINT, signal.SIGTERM, signal.SIGKILL), _STOP_WAITS, strict=True):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
