@@ -57,7 +57,10 @@ COLOR = re.compile(rb"\x1b\[[0-9;]*(?:3[0-9]|9[0-7]|4[0-9])(?:;[0-9;]*)?m")
 
 @pytest.fixture
 def repo(tmp_path: Path, base_image: str) -> Path:
-    return make_repo(tmp_path / "repo", FILES)
+    # A nonce in base's first layer: BuildKit's cache outlives the images a session removes, and a
+    # cached RUN never shows as running, so every run must really execute its instructions.
+    nonce = {"flavors/demo/base/hello.txt": f"hello {uuid.uuid4().hex}\n"}
+    return make_repo(tmp_path / "repo", {**FILES, **nonce})
 
 
 @pytest.fixture
