@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TypeAlias
 
 import blake3
@@ -396,16 +397,29 @@ def no_racy_window(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(statcache, "RACY_NS", 0)
 
 
-@pytest.mark.usefixtures("no_racy_window")
-def test_warm_rehash_reads_no_file(tmp_path: Path, counting: CountingHash) -> None:
+def later_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash as if a second past the racy window had passed since the files were written.
+
+    The real window stays in force: only the walker's notion of "now" moves, so files
+    written by the test are older than RACY_NS by both mtime and ctime (backdating with
+    utime cannot move ctime).
+    """
+    later = time.time_ns() + statcache.RACY_NS + 1_000_000_000
+    monkeypatch.setattr(treehash, "time", SimpleNamespace(time_ns=lambda: later))
+
+
+def test_warm_rehash_reads_no_file(tmp_path: Path, counting: CountingHash, monkeypatch: pytest.MonkeyPatch) -> None:
     materialize(tmp_path / "ctx", {"a": File(b"1"), "d": {"b": File(b"2", True), "l": Link("a")}})
+    later_clock(monkeypatch)  # after the files exist: they are older than the window
     cache_path = tmp_path / "cache.bin"
     cache = StatCache.load(cache_path)
     cold = hash_tree(tmp_path / "ctx", cache=cache)
     cache.save()
     assert len(counting.paths) == 2
+    reloaded = StatCache.load(cache_path)
+    assert len(reloaded) == 2  # both regular files were saved to disk and read back
     counting.paths.clear()
-    warm = hash_tree(tmp_path / "ctx", cache=StatCache.load(cache_path))
+    warm = hash_tree(tmp_path / "ctx", cache=reloaded)
     assert counting.paths == []
     assert warm == cold == hash_tree(tmp_path / "ctx")
 
