@@ -247,28 +247,38 @@ def test_watch_plan_merges_watches_covered_by_a_recursive_one(repo: Path) -> Non
 
 
 class FakeObserver:
+    """Records every schedule/unschedule call in order, like watchdog's observer would see them."""
+
     def __init__(self, fail: int | None = None) -> None:
         self.fail = fail
         self.scheduled: dict[int, tuple[str, bool]] = {}
+        self.calls: list[tuple[str, str]] = []
+        self._next_id = 0
 
     def schedule(self, event_handler: Any, path: str, *, recursive: bool = False) -> int:
         if self.fail is not None:
             raise OSError(self.fail, "refused")
-        self.scheduled[len(self.scheduled)] = (path, recursive)
-        return len(self.scheduled) - 1
+        self._next_id += 1  # ids never reused, unlike len(scheduled) after an unschedule
+        self.scheduled[self._next_id] = (path, recursive)
+        self.calls.append(("schedule", path))
+        return self._next_id
 
     def unschedule(self, watch: Any) -> None:
-        del self.scheduled[watch]
+        path, _ = self.scheduled.pop(watch)
+        self.calls.append(("unschedule", path))
 
 
 def test_watches_refresh_adds_before_it_removes(tmp_path: Path) -> None:
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
     observer = FakeObserver()
     watches = Watches(observer, handler=None)
-    watches.refresh({(tmp_path / "a", True)})
-    watches.refresh({(tmp_path / "b", True), (tmp_path / "gone", True)})
-    assert list(observer.scheduled.values()) == [(str(tmp_path / "b"), True)]
+    watches.refresh({(tmp_path / "a", True), (tmp_path / "b", True)})
+    observer.calls.clear()
+    watches.refresh({(tmp_path / "b", True), (tmp_path / "c", True), (tmp_path / "gone", True)})
+    assert observer.calls == [("schedule", str(tmp_path / "c")), ("unschedule", str(tmp_path / "a"))]
+    assert sorted(observer.scheduled.values()) == [(str(tmp_path / "b"), True), (str(tmp_path / "c"), True)]
+    assert len(watches) == 2
 
 
 @pytest.mark.parametrize(("code", "advice"), [(errno.ENOSPC, "sysctl fs.inotify.max_user_watches="),
