@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
@@ -121,15 +122,54 @@ def test_unreadable_path_loads_empty(tmp_path: Path) -> None:
     assert len(StatCache.load(tmp_path / "missing" / "x")) == 0
 
 
+SAVERS = 4
+ROUNDS = 6
+ENTRIES = 2000  # ~150 KB per save: big enough that a non-atomic write is seen torn
+
+
+def _saver_paths(saver: int) -> set[str]:
+    return {f"/saver{saver}/file{k}" for k in range(ENTRIES)}
+
+
+def _save_rounds(path: Path, saver: int, barrier: threading.Barrier) -> None:
+    for _ in range(ROUNDS):
+        cache = StatCache.load(path)
+        for p in _saver_paths(saver):
+            cache.store(p, fake_stat(), DIGEST, observed_ns=NOW)
+        barrier.wait()  # all savers write the same file at the same moment
+        cache.save()
+
+
+def _read_until(path: Path, done: threading.Event, seen: list[frozenset[str]]) -> None:
+    while not done.is_set():
+        seen.append(frozenset(StatCache.load(path)._entries))
+
+
 def test_concurrent_savers_leave_a_valid_file(tmp_path: Path) -> None:
+    """Savers run at once (barrier per round) while a reader loads: every load is whole."""
     path = tmp_path / "cache.bin"
-    one, two = StatCache.load(path), StatCache.load(path)
-    one.store("/one", fake_stat(), DIGEST, observed_ns=NOW)
-    two.store("/two", fake_stat(), DIGEST, observed_ns=NOW)
-    one.save()
-    two.save()
-    loaded = StatCache.load(path)
-    assert loaded.lookup("/two", fake_stat()) == DIGEST  # last writer wins
+    first = StatCache.load(path)
+    first.store("/initial", fake_stat(), DIGEST, observed_ns=NOW)
+    first.save()
+    barrier, done = threading.Barrier(SAVERS), threading.Event()
+    seen: list[frozenset[str]] = []
+    savers = [threading.Thread(target=_save_rounds, args=(path, i, barrier)) for i in range(SAVERS)]
+    reader = threading.Thread(target=_read_until, args=(path, done, seen))
+    reader.start()
+    for t in savers:
+        t.start()
+    for t in savers:
+        t.join()
+    done.set()
+    reader.join()
+    # A saver keeps what it loaded, so a whole file is the union of some savers' entries
+    # (plus /initial); a torn or interleaved file would load empty or as a stray subset.
+    valid = {"/initial"} | set().union(*(_saver_paths(i) for i in range(SAVERS)))
+    for entries in [*seen, frozenset(StatCache.load(path)._entries)]:
+        assert "/initial" in entries and entries <= valid
+        assert all(_saver_paths(i) <= entries or not _saver_paths(i) & entries for i in range(SAVERS))
+    final = StatCache.load(path)
+    assert len(final) > 1 and final.lookup("/initial", fake_stat()) == DIGEST
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 
