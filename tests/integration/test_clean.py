@@ -178,13 +178,12 @@ def test_clean_killed_midway_leaves_a_store_the_next_build_and_clean_accept(
     for n in (1, 2, 3):
         write_files(repo, {"src/main.txt": f"main v{n}\n"})
         image_cleanup.add(*(s["tag"] for s in slcc_json(repo, "build", "demo", "--repository", repository)["steps"]))
-    proc = subprocess.Popen([sys.executable, "-m", "slcc", "clean", "--all", "--repository", repository],
-                            cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()  # kill -9 once the first removal has started, wherever that is
-    assert line.startswith("removing "), line
-    proc.kill()
-    proc.wait()
+    with subprocess.Popen([sys.executable, "-m", "slcc", "clean", "--all", "--repository", repository],
+                          cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # kill -9 once the first removal has started, wherever that is
+        assert line.startswith("removing "), line
+        proc.kill()
 
     rebuilt = slcc_json(repo, "build", "demo", "--repository", repository)
     goal = next(s for s in rebuilt["steps"] if s["step"] == "app")
