@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from slcc.errors import InputError
+from slcc.keydiff import key_changes
 from slcc.loading import tomlfile
 from slcc.loading.imageref import DIGEST, parse_image_ref
 
@@ -100,22 +101,21 @@ def diff(old: Lock | None, new: Lock) -> list[str]:
     """Readable differences from ``old`` (the file) to ``new`` (what resolves now)."""
     old = old or Lock()
     out = []
-    for name in sorted(set(old.images) | set(new.images)):
-        before, after = old.images.get(name), new.images.get(name)
-        if before is None:
-            out.append(f"+ image {name} = {after} (not in the lock)")
-        elif after is None:
-            out.append(f"- image {name} (locked, no longer used)")
-        elif before != after:
-            out.append(f"~ image {name}: locked {before}, now {after}")
-    for key in sorted(set(old.sources) | set(new.sources)):
-        label = f"source {key[0]}/{key[1]}"
-        was, now = old.sources.get(key), new.sources.get(key)
+    for image in key_changes(old.images, new.images):
+        if image.kind == "added":
+            out.append(f"+ image {image.key} = {image.after} (not in the lock)")
+        elif image.kind == "removed":
+            out.append(f"- image {image.key} (locked, no longer used)")
+        else:
+            out.append(f"~ image {image.key}: locked {image.before}, now {image.after}")
+    for source in key_changes(old.sources, new.sources):
+        label = f"source {source.key[0]}/{source.key[1]}"
+        was, now = source.before, source.after
         if now is None:
             out.append(f"- {label} (locked, no longer used)")
         elif was is None:
             out.append(f"+ {label} = {now.ref} {now.commit} (not in the lock)")
-        elif was != now:
+        else:
             out.append(f"~ {label}: locked {was.ref} {was.commit}, now {now.ref} {now.commit}")
     return out
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from slcc.keydiff import key_changes
+
 Manifest = Mapping[str, Any]
 MAX_FILES = 10  # per tree; the rest is summarised
 
@@ -32,30 +34,14 @@ def _tree_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> li
 
 
 def _map_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    out = []
-    for key in sorted(set(old) | set(new)):
-        if key not in new:
-            out.append(f"{label} {key} removed")
-        elif key not in old:
-            out.append(f"{label} {key} added")
-        elif old[key] != new[key]:
-            out.append(f"{label} {key} changed")
-    return out
+    return [f"{label} {c.key} {c.kind}" for c in key_changes(old, new)]
 
 
 def _image_diff(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
-    out = []
-    for name in sorted(set(old) | set(new)):
-        before, after = old.get(name), new.get(name)
-        if before == after:
-            continue
-        if before is None:
-            out.append(f"base image {name} added ({after})")
-        elif after is None:
-            out.append(f"base image {name} removed")
-        else:
-            out.append(f"base image {name} moved from {before} to {after}")
-    return out
+    return [f"base image {c.key} moved from {c.before} to {c.after}" if c.kind == "changed"
+            else f"base image {c.key} added ({c.after})" if c.kind == "added"
+            else f"base image {c.key} removed"
+            for c in key_changes(old, new)]
 
 
 def _source_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
