@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
@@ -53,48 +53,53 @@ class BuildOptions:
     progress: Progress = "auto"
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class StepResult:
+    """One step's line in a build report, made once its outcome is known."""
+
     flavor: str
     step: str
     status: StepStatus
     tag: str
     hash: str
     seconds: float = 0.0
-    why: list[str] = field(default_factory=list)
+    why: tuple[str, ...] = ()
     failure: StepFailure | None = None  # set when this step's instruction failed the bake
 
     def as_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if v is not None and k != "failure"}
+        data: dict[str, Any] = {"flavor": self.flavor, "step": self.step, "status": self.status, "tag": self.tag,
+                                "hash": self.hash, "seconds": self.seconds, "why": list(self.why)}
         if self.failure is not None:
             data["error"] = self.failure.summary()
             data["failure"] = self.failure.as_json()
         return data
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class BuildReport:
+    """What a build did, made once at its end: written as report.json and shown by the CLI."""
+
     ok: bool
-    steps: list[StepResult]
+    steps: tuple[StepResult, ...]
     seconds: float
     baked: bool  # whether a bake ran at all
     run_dir: Path | None = None
     log: Path | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
     error: str | None = None
-    pushed: list[str] = field(default_factory=list)  # tags pushed besides bake's own pushes
+    pushed: tuple[str, ...] = ()  # tags pushed besides bake's own pushes
     scope: str = "local"
 
     def as_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
-            "pushed": self.pushed,
+            "pushed": list(self.pushed),
             "scope": self.scope,
             "seconds": self.seconds,
             "baked": self.baked,
             "run_dir": str(self.run_dir) if self.run_dir else None,
             "log": str(self.log) if self.log else None,
-            "warnings": self.warnings,
+            "warnings": list(self.warnings),
             "error": self.error,
             "steps": [s.as_json() for s in self.steps],
         }
@@ -239,45 +244,20 @@ def build(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
 def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd: int,
                   remote: BuilderInfo | None) -> BuildReport:
     start = time.monotonic()
-    warnings: list[str] = []
-
-    user_warn = io.warn
-
-    def warn_and_keep(message: str) -> None:
-        warnings.append(message)
-        user_warn(message)
-
-    io = replace(io, warn=warn_and_keep)
+    warnings: list[str] = []  # every warning of this build, for its report
+    io = replace(io, warn=_keeping(io.warn, warnings))
     planned = plan_build(project, options, io.warn, io.engine, remote)
-    plan = planned.plan
-    state = State(project.settings.state_dir, warn_and_keep)
-    results = {
-        s.key: StepResult(s.flavor, s.step, s.status if s.status != "stale" else "not-built", s.tag,
-                          s.hash.digest, why=_why(state, s) if s.status == "stale" else [])
-        for s in plan.steps
-    }
-    report = BuildReport(ok=True, steps=list(results.values()), seconds=0.0, baked=False, warnings=warnings,
-                         scope=project.settings.scope)
+    state = State(project.settings.state_dir, io.warn)
+    results = {s.key: _planned_result(state, s) for s in planned.plan.steps}
     mark = io.engine.journal.mark()
     _prepare(project, planned, options, io)
-    outcome = None
-    if plan.stale:
-        report.run_dir = state.new_run()
-        report.log = report.run_dir / "build.log"
-        report.baked = True
-        outcome = _run_bake(project, planned, options, report.run_dir, io, lock_fd)
+    run = _Run(project, planned, options, io, state, state.new_run() if planned.plan.stale else None)
+    outcome = _run_bake(project, planned, options, run.run_dir, io, lock_fd) if run.run_dir else None
     with signals.deferred():  # a second Ctrl-C must not lose the results or report.json
-        if outcome is not None and report.log is not None:
-            outcome = _settle(project, plan, outcome, state, results, report, io, planned.remote is not None)
-        if report.ok and options.push:
-            _push_after_build(project, planned, options.goals, report, io)
-        if report.ok and options.load and planned.remote:
-            _load_built(project, planned, options, io)
-        if report.log:
-            _journal_to_log(io.engine, mark, report.log)
-        report.seconds = round(time.monotonic() - start, 2)
-        if report.run_dir:
-            write_text_atomic(report.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n")
+        report, outcome = _conclude(run, outcome, results, mark)
+        report = replace(report, seconds=round(time.monotonic() - start, 2), warnings=tuple(warnings))
+        if run.run_dir:
+            write_text_atomic(run.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n")
     if outcome is not None and outcome.cancelled_by:
         raise Cancelled(outcome.cancelled_by, outcome.signum)
     if not report.ok:
@@ -285,22 +265,87 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd:
     return report
 
 
-def _settle(project: Project, plan: Plan, outcome: BakeOutcome, state: State,
-            results: dict[StepKey, StepResult], report: BuildReport, io: BuildIO, remote: bool) -> BakeOutcome:
+def _keeping(warn: Callable[[str], None], kept: list[str]) -> Callable[[str], None]:
+    """``warn`` that also keeps each message in ``kept``."""
+    def warn_and_keep(message: str) -> None:
+        kept.append(message)
+        warn(message)
+    return warn_and_keep
+
+
+def _planned_result(state: State, planned: PlannedStep) -> StepResult:
+    """A step's result before any bake: fresh as planned, or stale and not built yet."""
+    if planned.status != "stale":
+        return StepResult(planned.flavor, planned.step, planned.status, planned.tag, planned.hash.digest)
+    return StepResult(planned.flavor, planned.step, "not-built", planned.tag, planned.hash.digest,
+                      why=tuple(_why(state, planned)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One locked build attempt: what it builds, with what, and its run folder when it bakes."""
+
+    project: Project
+    planned: PlannedBuild
+    options: BuildOptions
+    io: BuildIO
+    state: State
+    run_dir: Path | None  # None when nothing is stale: no bake, no run folder
+
+    @property
+    def log(self) -> Path | None:
+        return self.run_dir / "build.log" if self.run_dir else None
+
+
+def _conclude(run: _Run, outcome: BakeOutcome | None, planned: dict[StepKey, StepResult],
+              mark: int) -> tuple[BuildReport, BakeOutcome | None]:
+    """After the bake (if any): record results, push, load; the report (seconds and warnings
+    still to be filled in) and the outcome as counted."""
+    results, error = dict(planned), None
+    if outcome is not None and run.log is not None:
+        settled = _settle(run, outcome, planned)
+        outcome, error = settled.outcome, settled.error
+        results.update(settled.results)
+    pushed: tuple[str, ...] = ()
+    if error is None and run.options.push:
+        if run.planned.registry_ok:
+            pushed = _push_after_build(run.project, run.planned, run.options.goals, run.io)
+        else:
+            error = (f"nothing pushed: {run.planned.registry_error or 'no registry'}; the images are kept "
+                     "locally, run `slcc push` when the registry is back")
+    if error is None and run.options.load and run.planned.remote:
+        _load_built(run.project, run.planned, run.options, run.io)
+    if run.log:
+        _journal_to_log(run.io.engine, mark, run.log)
+    report = BuildReport(ok=error is None, steps=tuple(results.values()), seconds=0.0,
+                         baked=run.run_dir is not None, run_dir=run.run_dir, log=run.log, error=error,
+                         pushed=pushed, scope=run.project.settings.scope)
+    return report, outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """A finished bake as counted: its outcome, the stale steps' results, the build's error if it failed."""
+
+    outcome: BakeOutcome
+    results: Mapping[StepKey, StepResult]
+    error: str | None
+
+
+def _settle(run: _Run, outcome: BakeOutcome, results: Mapping[StepKey, StepResult]) -> _Settled:
     """Record what the bake produced; a failed bake whose images all exist anyway succeeded."""
-    built = _built(project, plan, outcome, io, remote)
+    project, plan, io, log = run.project, run.planned.plan, run.io, run.log or Path("build.log")
+    built = _built(project, plan, outcome, io, run.planned.remote is not None)
     if outcome.returncode != 0 and not outcome.cancelled_by and built == plan.stale:
         # Tags are content hashes: whoever stored the image, it is the image this build wanted.
         errors = outcome.progress.error_lines
         io.warn(f"bake exited {outcome.returncode} ({errors[-1] if errors else 'no error line'}), "
                 "but every image it was to build exists: counted as built")
         outcome = replace(outcome, returncode=0)
-    failure = _failed_step(project, plan, outcome, built, report.log)
-    _record(project, plan, outcome, built, failure, state, results)
-    if outcome.returncode != 0 or outcome.cancelled_by:
-        report.ok = False
-        report.error = _failure_message(outcome, failure, report.log or Path("build.log"))
-    return outcome
+    failure = _failed_step(project, plan, outcome, built, log)
+    recorded = _record(project, plan, outcome, built, failure, run.state, results)
+    failed = outcome.returncode != 0 or outcome.cancelled_by
+    return _Settled(outcome, recorded, _failure_message(outcome, failure, log) if failed else None)
 
 
 def _raced(outcome: BakeOutcome) -> bool:
@@ -337,20 +382,15 @@ def _journal_to_log(engine: Engine, mark: int, log: Path) -> None:
         pass  # the log is for people; a full disk must not hide the build's result
 
 
-def _push_after_build(project: Project, planned: PlannedBuild, goals: Sequence[str], report: BuildReport,
-                      io: BuildIO) -> None:
-    """With --push, every step the goals need that the registry lacks is pushed (bake pushed
-    what it built); a registry that was down makes the build fail, its images kept locally."""
-    if not planned.registry_ok:
-        report.ok = False
-        report.error = (f"nothing pushed: {planned.registry_error or 'no registry'}; the images are kept "
-                        "locally, run `slcc push` when the registry is back")
-        return
+def _push_after_build(project: Project, planned: PlannedBuild, goals: Sequence[str],
+                      io: BuildIO) -> tuple[str, ...]:
+    """With --push (and a registry that answered), every step the goals need that the registry
+    lacks is pushed (bake pushed what it built); the tags pushed."""
     items = push.candidates(project, planned.hashes, goals, all_steps=False)
     results = push.push_lacking(items, push.local_tags(project, io.engine), io.engine, io.echo)
-    report.pushed = [r.tag for r in results if r.status == "pushed"]
     if missing := [f"{r.flavor}/{r.step}" for r in results if r.status == "missing"]:
         io.warn(f"not pushed, found nowhere (`slcc push` builds them): {', '.join(missing)}")
+    return tuple(r.tag for r in results if r.status == "pushed")
 
 
 def build_settings(settings: Settings, registry_ok: bool, remote: BuilderInfo | None) -> Settings:
@@ -508,20 +548,24 @@ def _built(project: Project, plan: Plan, outcome: BakeOutcome, io: BuildIO, remo
 
 
 def _record(project: Project, plan: Plan, outcome: BakeOutcome, built: set[StepKey],
-            failure: StepFailure | None, state: State, results: dict[StepKey, StepResult]) -> None:
-    """Set each stale step's result, and keep the manifest of every image that was built."""
+            failure: StepFailure | None, state: State,
+            planned: Mapping[StepKey, StepResult]) -> dict[StepKey, StepResult]:
+    """Each stale step's result after the bake (from its ``planned`` one); the manifest of every
+    image that was built is kept."""
     from slcc.emitting import emit  # noqa: PLC0415
 
     names = emit.target_names(project.flavors)
+    results = {}
     for key in plan.stale:
-        result = results[key]
-        result.seconds = outcome.durations.get(names[key], 0.0)
+        result = replace(planned[key], seconds=outcome.durations.get(names[key], 0.0))
         if key in built:
-            result.status = "built"
+            result = replace(result, status="built")
             state.save_manifest(plan.get(key).hash.manifest())
         elif failure and key == failure.key and not outcome.cancelled_by:
-            result.status = "failed"  # steps cancelled by that failure stay "not-built"
-            result.failure = failure
+            # steps cancelled by that failure stay "not-built"
+            result = replace(result, status="failed", failure=failure)
+        results[key] = result
+    return results
 
 
 def _failure_message(outcome: BakeOutcome, failure: StepFailure | None, log: Path) -> str:

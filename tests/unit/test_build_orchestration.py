@@ -76,7 +76,7 @@ def test_registry_outage_warns_and_builds_with_the_local_cache(project: Project)
     engine = fake(project, registry_down=True)
     report, warnings = run(project, engine)
     assert report.ok and statuses(report) == {"base": "built", "app": "built"}
-    assert len(warnings) == 1 and "unreachable" in warnings[0] and report.warnings == warnings
+    assert len(warnings) == 1 and "unreachable" in warnings[0] and list(report.warnings) == warnings
     request = engine.bakes[0]
     # The bake file's cache functions pick the backend from SLCC_CACHE: local, in file and environment.
     assert 'variable "SLCC_CACHE" {\n  default = "local"\n}' in request.file.read_text(encoding="utf-8")
@@ -108,7 +108,7 @@ def test_push_sends_every_step_the_registry_lacks_not_only_the_goal(project: Pro
     engine = fake(project, local=set(all_tags.values()))  # built while the registry was down
     report, _ = run(project, engine, BuildOptions(push=True))
     assert statuses(report) == {"app": "fresh-local"} and not report.baked
-    assert sorted(engine.pushed) == sorted(all_tags.values()) and report.pushed == engine.pushed
+    assert sorted(engine.pushed) == sorted(all_tags.values()) and list(report.pushed) == engine.pushed
 
 
 def test_push_sends_fresh_local_images_the_registry_lacks(project: Project) -> None:

@@ -314,7 +314,7 @@ class StubBuild:
 
     def __call__(self, project: Any, options: Any, io: Any) -> BuildReport:
         self.calls += 1
-        steps = [StepResult("demo", "app", "failed" if self.fail else "built", "r/demo:app-x", "x")]
+        steps = (StepResult("demo", "app", "failed" if self.fail else "built", "r/demo:app-x", "x"),)
         report = BuildReport(ok=not self.fail, steps=steps, seconds=0.1, baked=True, error="boom")
         if self.fail:
             raise BuildFailed(report)
