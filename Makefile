@@ -51,8 +51,9 @@ unit: setup
 demo: setup engine base-debian
 	$(VENV)/bin/slcc build python3
 
+# Every row in one run (docs/benchmarks.md); e.g. make bench BENCH_ARGS="--no-prune --reps 5".
 bench: setup engine
-	$(PY) tests/benchmarks/run.py
+	$(PY) tests/benchmarks/run.py $(BENCH_ARGS)
 
 lint: setup shellcheck
 	$(VENV)/bin/ruff check slcc tests

@@ -78,8 +78,8 @@ def _phases(root: Path, name: str) -> dict[str, float]:
     return {"load_s": t1 - t0, "hash_s": t2 - t1, "emit_s": t3 - t2, "total_s": t3 - t0}
 
 
-def bench_size(work: Path, steps: int, reps: int) -> dict[str, float]:
-    """First run (no stat cache yet) and the median of ``reps`` warm runs."""
+def bench_size(work: Path, steps: int, reps: int) -> tuple[dict[str, float], list[float]]:
+    """First run (no stat cache yet) and the median of ``reps`` warm runs per phase; every warm total."""
     root = work / f"emit-{steps}"
     shutil.rmtree(root, ignore_errors=True)
     name = write_synthetic(root, steps)
@@ -89,11 +89,11 @@ def bench_size(work: Path, steps: int, reps: int) -> dict[str, float]:
     for key in warm[0]:
         result[key] = sorted(w[key] for w in warm)[len(warm) // 2]
     result["steps"] = float(steps)
-    return result
+    return result, [w["total_s"] for w in warm]
 
 
-def bench_cli(work: Path, steps: int, slcc: list[str], env: dict[str, str], reps: int) -> float:
-    """Median seconds of the real ``slcc emit-bake`` command (interpreter start included)."""
+def bench_cli(work: Path, steps: int, slcc: list[str], env: dict[str, str], reps: int) -> list[float]:
+    """Seconds of each run of the real ``slcc emit-bake`` command (interpreter start included)."""
     root = work / f"emit-{steps}"
     name = f"synth{steps}"
     times = []
@@ -102,4 +102,4 @@ def bench_cli(work: Path, steps: int, slcc: list[str], env: dict[str, str], reps
         subprocess.run([*slcc, "emit-bake", name, "-o", str(root / "out.hcl")], cwd=root, env=env,
                        capture_output=True, check=True)
         times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+    return times

@@ -24,24 +24,23 @@ from tests.helpers import BASE_IMAGE, make_repo
 BATCH = 50  # one bake of 500 targets lost its job in buildx 0.13 ("no such job"); batches do not
 
 
-def _add_images(work: Path, repository: str, start: int, count: int) -> list[str]:
-    """``count`` extra images tagged ``<repository>/demo:old-<i>``, built by bakes of BATCH targets."""
-    tags = []
-    for first in range(start, start + count, BATCH):
-        numbers = range(first, min(first + BATCH, start + count))
+def _add_images(work: Path, tags: Sequence[str]) -> list[str]:
+    """One image per tag (distinct ids: ``FROM busybox`` + a LABEL), built by bakes of BATCH targets."""
+    work.mkdir(parents=True, exist_ok=True)
+    for first in range(0, len(tags), BATCH):
+        batch = list(enumerate(tags))[first:first + BATCH]
         targets = "\n".join(
-            f'target "t{i}" {{\n  dockerfile-inline = "FROM {BASE_IMAGE}\\nLABEL slcc.bench.n={i}\\n"\n'
-            f'  context = "."\n  tags = ["{repository}/demo:old-{i}"]\n  output = ["type=docker"]\n}}'
-            for i in numbers)
-        group = ", ".join(f'"t{i}"' for i in numbers)
+            f'target "t{i}" {{\n  dockerfile-inline = "FROM {BASE_IMAGE}\\nLABEL slcc.bench.n={i}-{tag}\\n"\n'
+            f'  context = "."\n  tags = ["{tag}"]\n  output = ["type=docker"]\n}}'
+            for i, tag in batch)
+        group = ", ".join(f'"t{i}"' for i, _ in batch)
         (work / "images.hcl").write_text(f'group "default" {{\n  targets = [{group}]\n}}\n{targets}\n',
                                          encoding="utf-8")
         bt.run(["docker", "buildx", "bake", "-f", "images.hcl", "--progress=quiet"], work, timeout=3600)
-        tags += [f"{repository}/demo:old-{i}" for i in numbers]
-    return tags
+    return list(tags)
 
 
-def _noop(repo: Path, repository: str, reps: int) -> float:
+def _noop(repo: Path, repository: str, reps: int) -> list[float]:
     argv = [*bt.slcc_argv(), "build", "demo", "--repository", repository, "--json", "--progress", "quiet"]
     samples = []
     for _ in range(reps):
@@ -50,7 +49,7 @@ def _noop(repo: Path, repository: str, reps: int) -> float:
         samples.append(time.perf_counter() - start)
         if json.loads(proc.stdout)["baked"]:
             raise bt.ToolError("the no-op started a bake")
-    return bt.median(samples)
+    return samples
 
 
 def _list_repository(repository: str) -> float:
@@ -59,23 +58,59 @@ def _list_repository(repository: str) -> float:
     return time.perf_counter() - start
 
 
-def run(work: Path, reps: int, counts: Sequence[int] = (7, 500)) -> dict[str, float]:
-    """Median no-op seconds per extra-image count, and what listing the repository costs."""
+def run(work: Path, reps: int, counts: Sequence[int] = (7, 500)) -> dict[str, list[float]]:
+    """No-op seconds per extra-image count (every sample), and what listing the repository costs."""
     shutil.rmtree(work, ignore_errors=True)
     repo = make_repo(work / "repo")
     repository = f"slccbench{uuid.uuid4().hex[:8]}"
     bt.run([*bt.slcc_argv(), "build", "demo", "--repository", repository, "--progress", "quiet"], repo,
            bt.bench_env(SLCC_CA_BUNDLE="none"))
-    figures: dict[str, float] = {}
+    figures: dict[str, list[float]] = {}
     made: list[str] = []
     try:
         for count in counts:
-            made += _add_images(work, repository, len(made), count - len(made))
+            made += _add_images(work, [f"{repository}/demo:old-{i}" for i in range(len(made), count)])
             figures[f"noop_{count}_s"] = _noop(repo, repository, reps)
-            figures[f"list_{count}_s"] = _list_repository(repository)
+            figures[f"list_{count}_s"] = [_list_repository(repository)]
     finally:
         listed = subprocess.run(["docker", "image", "ls", "-q", "--filter", f"reference={repository}/demo"],
                                 capture_output=True, text=True, check=False).stdout.split()
         if listed:
             subprocess.run(["docker", "image", "rm", "-f", *sorted(set(listed))], capture_output=True, check=False)
+    return figures
+
+
+def old_tags(count: int, start: int = 0) -> list[str]:
+    """Tags like the ones older builds of python3 left in slcc's repository: ``<step>-<hash>``."""
+    steps = ("udfclient_deps", "build_deps", "language_deps", "build_run", "wheels", "flavor_base_deps",
+             "flavor_customization", "release")
+    return [f"{bt.SLCC_REPOSITORY}/{bt.FLAVOR}:{steps[i % len(steps)]}-old{i:05d}{uuid.uuid4().hex[:24]}"
+            for i in range(start, start + count)]
+
+
+def run_python3(ws: Path, work: Path, reps: int, tools: dict[str, bt.Tool],
+                counts: Sequence[int] = (7, 500)) -> dict[str, dict[str, list[float]]]:
+    """The python3 no-op of every tool with ``count`` old images in slcc's python3 repository.
+
+    The workspace must hold a built python3 (the noop row's warm-up). Per count, the tools take
+    turns (order rotating per repetition). The old tags are removed afterwards.
+    """
+    made: list[str] = []
+    figures: dict[str, dict[str, list[float]]] = {}
+    try:
+        for tool in tools.values():
+            tool.build(ws)  # untimed: every tool's images exist
+        for count in counts:
+            made += _add_images(work, old_tags(count - len(made), len(made)))
+            samples: dict[str, list[float]] = {name: [] for name in tools}
+            for rep in range(reps):
+                for name in bt.rotated(list(tools), rep):
+                    samples[name].append(tools[name].build(ws))
+            figures[str(count)] = samples
+        slcc = tools["slcc"]
+        if json.loads(bt.run([*slcc.argv, "--json"], ws, slcc.env).stdout)["baked"]:
+            raise bt.ToolError("the python3 no-op started a bake")
+    finally:
+        for first in range(0, len(made), 100):
+            subprocess.run(["docker", "image", "rm", "-f", *made[first:first + 100]], capture_output=True, check=False)
     return figures

@@ -119,6 +119,7 @@ def _figures(results: list[dict[str, Any]], builds: list[dict[str, Any]], commit
         "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 1),
         "max_ms": round(latencies[-1] * 1000, 1),
         "drain_seconds": round(drain_seconds, 1),
+        "latencies_s": [round(x, 4) for x in latencies],  # every accept latency, for min/median/max
     }
 
 

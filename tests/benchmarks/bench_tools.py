@@ -33,6 +33,9 @@ CLIENT_EDIT_FILE = "client/version.c"
 ROOT_STEPS = ("udfclient_deps", "build_deps", "language_deps")  # steps FROM the base image
 
 
+Log = Callable[[str], None]
+
+
 class ToolError(RuntimeError):
     """A tool under test failed; carries the command and the tail of its output."""
 
@@ -68,6 +71,23 @@ def timed(fn: Callable[[], object]) -> float:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+def rotated(items: Sequence[str], rep: int) -> list[str]:
+    """``items`` starting at ``rep`` (mod len): over len(items) repetitions each one goes first
+    once, so no tool always warms the apt/pip proxy or the page cache for the others."""
+    at = rep % len(items)
+    return [*items[at:], *items[:at]]
+
+
+def spread(values: Sequence[float]) -> tuple[float, float, float]:
+    """min, median, max."""
+    return min(values), statistics.median(values), max(values)
+
+
+def load() -> tuple[float, float, float]:
+    """The machine's load average (1, 5, 15 minutes)."""
+    return os.getloadavg()
 
 
 def nonce() -> str:

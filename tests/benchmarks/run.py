@@ -3,10 +3,12 @@
     .venv/bin/python tests/benchmarks/run.py [--reps N] [--only ROW ...]      (make bench)
 
 Rows: noop, incremental, cold (build tools on the python3 flavor), watch (save-to-image),
-noop-images (no-op with 7 and 500 extra images in the repository, tests/benchmarks/bench_noop_images.py),
+noop-images (no-op with 7 and 500 old images: python3 against raw bake, and a 2-step flavor),
+lock (no-op in scope local/rel, `slcc lock`), cache (each --cache backend's time and bytes),
 serve (500 signed webhook deliveries in 10 s: accept latency, each change built once),
 emit (1,000-4,000 synthetic steps, per phase), hashing (tests/benchmarks/bench_hashing.py).
-Prints a table and writes results.json and results.md to --out (default .slcc/bench/).
+Every row gives min/median/max and the load average at its start and end. Prints a table and
+writes results.json and results.md to --out (default .slcc/bench/).
 Not a test: nothing here asserts a speed; docs/benchmarks.md explains every row.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -24,7 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout's slcc, before any install
 
-import bench_emit  # below the path insert on purpose
+import bench_cache  # below the path insert on purpose
+import bench_emit
 import bench_hashing
 import bench_lock
 import bench_noop_images
@@ -32,7 +36,8 @@ import bench_serve
 import bench_tools as bt
 import bench_watch
 
-ROWS = ("hashing", "emit", "noop", "noop-images", "lock", "incremental", "watch", "serve", "cold")  # cold prunes: last
+ROWS = ("hashing", "emit", "noop", "noop-images", "lock", "incremental", "watch", "serve", "cache",
+        "cold")  # cold prunes: last
 TOOLS = ("slcc", "raw bake", "exaslct")
 Cell = float | str | None  # seconds, "n/a: why", or not applicable
 
@@ -58,7 +63,9 @@ class Row:
     cells: dict[str, Cell]
     unit: str = "s"
     note: str = ""
-    samples: dict[str, list[float]] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)  # per tool, in the row's unit
+    figures: dict[str, object] = field(default_factory=dict)  # anything else the row measured
+    load: dict[str, object] = field(default_factory=dict)  # load average at the row's start and end
 
     def ratio(self, other: str) -> float | None:
         """How many times slcc is faster than ``other`` (only when both were measured)."""
@@ -90,7 +97,7 @@ def _measure(ctx: Context, reps: int, before_each: Callable[[str, int], None] | 
     cells: dict[str, Cell] = {}
     samples: dict[str, list[float]] = {}
     for rep in range(reps):
-        for name in TOOLS:
+        for name in bt.rotated(TOOLS, rep):  # each tool goes first once every len(TOOLS) reps
             tool = ctx.tools[name]
             if isinstance(tool, str):
                 cells[name] = tool
@@ -143,18 +150,32 @@ def row_noop(ctx: Context) -> None:
 
 
 def row_noop_images(ctx: Context) -> None:
-    log("row noop-images: no-op with 7 and with 500 extra images in the repository")
+    log("row noop-images: python3 no-op with 7 and 500 old images in slcc's repository, every tool")
+    tools = {name: t for name, t in ctx.tools.items() if isinstance(t, bt.Tool)}
+    bt.restore_client(ctx.ws)
+    try:
+        py3 = bench_noop_images.run_python3(ctx.ws, ctx.config.work / "noop-images-python3", ctx.config.reps, tools)
+    except (bt.ToolError, subprocess.TimeoutExpired) as exc:
+        cell = "n/a: " + str(exc).splitlines()[0][:160]
+        ctx.rows.append(Row("noop-images-python3", "no-op build (python3) with 7 / 500 old images", {"slcc": cell}))
+    else:
+        for count, samples in py3.items():
+            cells: dict[str, Cell] = {name: bt.median(v) for name, v in samples.items()}
+            cells.update({name: t for name, t in ctx.tools.items() if isinstance(t, str)})
+            ctx.rows.append(Row(f"noop-python3-{count}", f"no-op build (python3), {count} old images in slcc's repository",
+                                cells, note="old images: extra <step>-<hash> tags (busybox + LABEL)", samples=samples))
+    log("row noop-images: 2-step flavor with 7 and 500 extra images in its repository")
     try:
         f = bench_noop_images.run(ctx.config.work / "noop-images", ctx.config.reps)
     except (bt.ToolError, subprocess.TimeoutExpired) as exc:
         cell = "n/a: " + str(exc).splitlines()[0][:160]
         ctx.rows.append(Row("noop-images", "no-op build (2 steps) with 7 / 500 extra images", {"slcc": cell}))
         return
-    ctx.extra["noop_images"] = f
-    for count in (7, 500):
-        note = f"listing the whole repository instead: {f[f'list_{count}_s']:.3f} s"
+    for count in ("7", "500"):
+        note = f"listing the whole repository instead: {f[f'list_{count}_s'][0]:.3f} s"
         ctx.rows.append(Row(f"noop-images{count}", f"no-op build (2 steps), {count} extra images in the repository",
-                            {"slcc": f[f"noop_{count}_s"]}, note=note))
+                            {"slcc": bt.median(f[f"noop_{count}_s"])}, note=note,
+                            samples={"slcc": f[f"noop_{count}_s"]}, figures={"list_s": f[f"list_{count}_s"]}))
 
 
 def row_incremental(ctx: Context) -> None:
@@ -210,7 +231,7 @@ def row_watch(ctx: Context) -> None:
     own = bt.median(figures["cycle_seconds"])
     ctx.rows.append(Row("watch", "watch save-to-image latency", {"slcc": bt.median(figures["latency_s"])},
                         note=f"cycle's own build time {own:.2f} s (same edit as incremental)",
-                        samples=figures))
+                        samples={"slcc": figures["latency_s"]}, figures={"cycle_seconds": figures["cycle_seconds"]}))
 
 
 def row_serve(ctx: Context) -> None:
@@ -220,8 +241,9 @@ def row_serve(ctx: Context) -> None:
     note = (f"{f['deliveries']} deliveries in {f['sent_seconds']:.1f} s, {f['lost']} lost; "
             f"{f['changes_built_once']}/{f['distinct_changes']} distinct changes built exactly once "
             f"({f['builds']} builds); p99 {f['p99_ms']:.0f} ms; queue drained {f['drain_seconds']:.0f} s later")
+    latencies = f.pop("latencies_s")
     ctx.rows.append(Row("serve", "serve: webhook accept latency p50", {"slcc": f["p50_ms"] / 1000}, note=note,
-                        samples={k: [float(v)] for k, v in f.items()}))
+                        samples={"slcc": latencies}, figures=f))
 
 
 def row_lock(ctx: Context) -> None:
@@ -237,6 +259,31 @@ def row_lock(ctx: Context) -> None:
         ctx.rows.append(Row(key, label, {"slcc": bt.median(values)}, note=note, samples={"slcc": values}))
 
 
+def row_cache(ctx: Context) -> None:
+    log("row cache: each --cache backend, the root steps' children rebuilt (a new ENV line)")
+    try:
+        figures = bench_cache.bench_cache(ctx.ws, ctx.config.cold_reps, log)
+    except (bt.ToolError, subprocess.TimeoutExpired) as exc:
+        ctx.rows.append(Row("cache", "cache backends", {"slcc": "n/a: " + str(exc).splitlines()[0][:160]}))
+        return
+    default = figures[bench_cache.DEFAULT]
+    base = bt.median(default.seconds) if default.seconds else None
+    for name, f in figures.items():
+        if not f.seconds:
+            ctx.rows.append(Row(f"cache-{name}", f"cache: --cache {name}", {"slcc": "n/a: " + f.error}))
+            continue
+        seconds = bt.median(f.seconds)
+        versus = f"{seconds / base:.2f}x the default's time" if base else "default n/a"
+        low, mid, high = bt.spread([b / 1e6 for b in f.bytes_written])
+        label = (f"cache: default, no registry (picked {f.chosen})" if name == bench_cache.DEFAULT
+                 else f"cache: --cache {name}")
+        note = f"{mid:,.0f} MB written ({low:,.0f}-{high:,.0f}); {versus}; 5 steps rebuilt"
+        if f.error:
+            note += f"; a later repetition failed: {f.error}"
+        ctx.rows.append(Row(f"cache-{name}", label, {"slcc": seconds}, note=note, samples={"slcc": f.seconds},
+                            figures={"bytes_written": f.bytes_written, "backend_used": f.chosen}))
+
+
 # --- library rows --------------------------------------------------------------------------------
 
 
@@ -244,15 +291,15 @@ def row_emit(ctx: Context) -> None:
     work = ctx.config.work / "emit"
     for steps in ctx.config.emit_sizes:
         log(f"row emit: {steps} synthetic steps")
-        f = bench_emit.bench_size(work, steps, ctx.config.reps)
+        f, totals = bench_emit.bench_size(work, steps, ctx.config.reps)
         note = (f"load {f['load_s']:.3f} + hash {f['hash_s']:.3f} + emit {f['emit_s']:.3f} s; "
                 f"first run {f['first_total_s']:.3f} s; {f['total_s'] / steps * 1e6:.0f} us/step")
         ctx.rows.append(Row(f"emit{steps}", f"emit-bake {steps:,} steps, in-process", {"slcc": f["total_s"]},
-                            note=note, samples={k: [v] for k, v in f.items()}))
+                            note=note, samples={"slcc": totals}, figures=dict(f)))
     steps = ctx.config.emit_sizes[0]
     cli = bench_emit.bench_cli(work, steps, bt.slcc_argv(), bt.bench_env(), ctx.config.reps)
-    ctx.rows.append(Row(f"emit{steps}-cli", f"`slcc emit-bake` CLI, {steps:,} steps", {"slcc": cli},
-                        note="whole command: interpreter start, load, hash, emit, write"))
+    ctx.rows.append(Row(f"emit{steps}-cli", f"`slcc emit-bake` CLI, {steps:,} steps", {"slcc": bt.median(cli)},
+                        note="whole command: interpreter start, load, hash, emit, write", samples={"slcc": cli}))
 
 
 def row_hashing(ctx: Context) -> None:
@@ -269,16 +316,31 @@ def row_hashing(ctx: Context) -> None:
          f"raw blake3: {f['bigfile_raw_blake3_MBps']:.0f} MB/s 1 thread, "
          f"{f['bigfile_raw_blake3_auto_MBps']:.0f} MB/s all threads"),
     ]
-    for key, label, value, unit, note in rows:
-        ctx.rows.append(Row(key, label, {"slcc": value}, unit=unit, note=note))
+    for key, label, value, unit, note in rows:  # bench_hashing reports the best of 5 (cold: one run)
+        ctx.rows.append(Row(key, label, {"slcc": value}, unit=unit, note=note, figures=dict(f)))
 
 
 ROW_FUNCS: dict[str, Callable[[Context], None]] = {
     "hashing": row_hashing, "emit": row_emit, "noop": row_noop, "noop-images": row_noop_images,
     "lock": row_lock,
-    "incremental": row_incremental, "watch": row_watch, "serve": row_serve, "cold": row_cold,
+    "incremental": row_incremental, "watch": row_watch, "serve": row_serve, "cache": row_cache, "cold": row_cold,
 }
-NEEDS_ENGINE = {"noop", "noop-images", "lock", "incremental", "watch", "serve", "cold"}
+NEEDS_ENGINE = {"noop", "noop-images", "lock", "incremental", "watch", "serve", "cache", "cold"}
+# Rough minutes per row on this 2-vCPU machine under some load, per fast repetition (reps) or
+# per cold repetition (cold_reps), plus a fixed part: only for the estimate printed at the start.
+MINUTES = {"hashing": (0.0, 0.0, 1.0), "emit": (0.2, 0.0, 0.5), "noop": (0.3, 0.0, 1.0),
+           "noop-images": (0.6, 0.0, 3.0), "lock": (0.1, 0.0, 0.5), "incremental": (0.8, 0.0, 0.5),
+           "watch": (0.2, 0.0, 0.5), "serve": (0.0, 0.0, 4.0), "cache": (0.0, 4.0, 1.0), "cold": (0.0, 7.0, 0.0)}
+
+
+def estimate_minutes(config: Config) -> float:
+    """What the chosen rows should take (from earlier runs; the exaslct install not included)."""
+    total = 0.0
+    for name in config.only:
+        per_rep, per_cold, fixed = MINUTES[name]
+        share = 1.0 if config.exaslct or name not in {"noop", "incremental", "cold"} else 0.6
+        total += (per_rep * config.reps + per_cold * config.cold_reps) * share + fixed
+    return total
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -294,12 +356,30 @@ def fmt(cell: Cell, unit: str) -> str:
     return f"{cell * 1000:.0f} ms" if cell < 1 else f"{cell:.2f} s"
 
 
+def fmt_cell(row: Row, tool: str) -> str:
+    """The median, and min-max when the row has more than one sample for ``tool``."""
+    text = fmt(row.cells.get(tool), row.unit)
+    values = row.samples.get(tool, [])
+    if len(values) > 1 and isinstance(row.cells.get(tool), float):
+        low, _, high = bt.spread(values)
+        text += f" ({fmt(low, row.unit)}-{fmt(high, row.unit)}, n={len(values)})"
+    return text
+
+
+def fmt_load(row: Row) -> str:
+    """Load average (1 min) at the row's start and end, over the number of CPUs."""
+    start, end = row.load.get("start"), row.load.get("end")
+    if not isinstance(start, list) or not isinstance(end, list):
+        return "-"
+    return f"{start[0]:.1f}->{end[0]:.1f} /{row.load.get('nproc')}"
+
+
 def table(rows: Sequence[Row]) -> list[list[str]]:
-    header = ["row", *TOOLS, "raw/slcc", "exaslct/slcc", "note"]
+    header = ["row", *TOOLS, "raw/slcc", "exaslct/slcc", "load", "note"]
     body = []
     for r in rows:
         ratios = [f"{x:.1f}x" if (x := r.ratio(t)) else "-" for t in ("raw bake", "exaslct")]
-        body.append([r.label, *(fmt(r.cells.get(t), r.unit) for t in TOOLS), *ratios, r.note])
+        body.append([r.label, *(fmt_cell(r, t) for t in TOOLS), *ratios, fmt_load(r), r.note])
     return [header, *body]
 
 
@@ -328,7 +408,9 @@ def write_outputs(ctx: Context, meta: dict[str, object]) -> None:
     data = {
         **meta,
         "rows": [{"key": r.key, "label": r.label, "unit": r.unit, "cells": r.cells, "note": r.note,
-                  "ratios": {t: r.ratio(t) for t in ("raw bake", "exaslct")}, "samples": r.samples}
+                  "ratios": {t: r.ratio(t) for t in ("raw bake", "exaslct")}, "samples": r.samples,
+                  "spread": {t: bt.spread(v) for t, v in r.samples.items() if v}, "load": r.load,
+                  "figures": r.figures}
                  for r in ctx.rows],
         **ctx.extra,
     }
@@ -340,10 +422,22 @@ def write_outputs(ctx: Context, meta: dict[str, object]) -> None:
 # --- main ----------------------------------------------------------------------------------------
 
 
+def run_row(ctx: Context, name: str) -> None:
+    """Run one row function; every table row it adds records the load at its start and end."""
+    first = len(ctx.rows)
+    start, started = bt.load(), time.time()
+    ROW_FUNCS[name](ctx)
+    load: dict[str, object] = {"start": list(start), "end": list(bt.load()), "nproc": os.cpu_count(),
+            "seconds": round(time.time() - started, 1)}
+    for row in ctx.rows[first:]:
+        row.load = load
+
+
 def parse_args(argv: Sequence[str]) -> Config:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=3, help="repetitions of fast rows (median reported)")
-    p.add_argument("--cold-reps", type=int, default=1, help="repetitions of the cold row")
+    p.add_argument("--cold-reps", type=int, default=3,
+                   help="repetitions of the cold and cache rows (tools take turns going first)")
     p.add_argument("--only", action="append", choices=ROWS, default=[], help="run only this row (repeatable)")
     p.add_argument("--out", type=Path, default=bt.REPO / ".slcc" / "bench", help="where results go")
     p.add_argument("--no-prune", action="store_true",
@@ -380,9 +474,11 @@ def main(argv: Sequence[str]) -> int:
     tools, exaslct_version = _tools(config) if tool_rows else ({}, None)
     ws = bt.make_workspace(config.work)
     ctx = Context(config, ws, tools)
+    log(f"rows: {', '.join(n for n in ROWS if n in config.only)}; estimated {estimate_minutes(config):.0f} min "
+        f"(--reps {config.reps}, --cold-reps {config.cold_reps}, load now {bt.load()[0]:.1f} on {os.cpu_count()} CPUs)")
     for name in ROWS:
         if name in config.only:
-            ROW_FUNCS[name](ctx)
+            run_row(ctx, name)
     meta: dict[str, object] = {
         "command": shlex.join(["python", "tests/benchmarks/run.py", *argv]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
