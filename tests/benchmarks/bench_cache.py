@@ -193,7 +193,7 @@ def bench_cache(ws: Path, reps: int, log: bt.Log, names: Sequence[str] = (DEFAUL
                 f.seconds.append(seconds)
                 f.bytes_written.append(written)
                 f.chosen = chosen
-                log(f"  cache {name} #{rep + 1}: {seconds:.2f} s, {written / 1e6:.1f} MB written ({chosen})")
+                log(f"  cache {name} #{rep + 1}: {seconds:.2f} s, {written:,} bytes written ({chosen})")
     finally:
         set_child_nonce(ws, None)
         bt.remove_images((bt.image_refs(f"{REPOSITORY}/{bt.FLAVOR}") | bt.bench_image_refs()) - before)

@@ -274,10 +274,10 @@ def row_cache(ctx: Context) -> None:
             continue
         seconds = bt.median(f.seconds)
         versus = f"{seconds / base:.2f}x the default's time" if base else "default n/a"
-        low, mid, high = bt.spread([b / 1e6 for b in f.bytes_written])
+        low, mid, high = (fmt_bytes(b) for b in bt.spread(f.bytes_written))
         label = (f"cache: default, no registry (picked {f.chosen})" if name == bench_cache.DEFAULT
                  else f"cache: --cache {name}")
-        note = f"{mid:,.0f} MB written ({low:,.0f}-{high:,.0f}); {versus}; 5 steps rebuilt"
+        note = f"{mid} written ({low}-{high}); {versus}; 5 steps rebuilt"
         if f.error:
             note += f"; a later repetition failed: {f.error}"
         ctx.rows.append(Row(f"cache-{name}", label, {"slcc": seconds}, note=note, samples={"slcc": f.seconds},
@@ -354,6 +354,10 @@ def fmt(cell: Cell, unit: str) -> str:
     if unit == "MB/s":
         return f"{cell:,.0f} MB/s"
     return f"{cell * 1000:.0f} ms" if cell < 1 else f"{cell:.2f} s"
+
+
+def fmt_bytes(size: float) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{size / 1e3:,.1f} kB"
 
 
 def fmt_cell(row: Row, tool: str) -> str:
