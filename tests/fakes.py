@@ -45,6 +45,7 @@ class FakeEngine:
     registry_refuses: bool = False  # 401: no login or a wrong one
     local_down: bool = False  # the daemon stops answering (after a bake, say)
     bake_script: BakeScript | None = None
+    bake_lines: tuple[str, ...] = ()  # progress lines every bake prints (to on_line)
     tags_by_target: dict[str, str] = field(default_factory=dict)
     pushed: list[str] = field(default_factory=list)
     pulled: list[str] = field(default_factory=list)
@@ -105,6 +106,9 @@ class FakeEngine:
              cancel: CancelToken | None = None) -> BakeOutcome:
         self.bakes.append(request)
         request.log.write_text("#1 [internal] load build definition\n", encoding="utf-8")
+        for line in self.bake_lines:
+            if on_line:
+                on_line(line)
         if self.bake_script is not None:
             outcome = self.bake_script(request, self, cancel)
         else:

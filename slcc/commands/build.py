@@ -65,10 +65,13 @@ class StepResult:
     seconds: float = 0.0
     why: tuple[str, ...] = ()
     failure: StepFailure | None = None  # set when this step's instruction failed the bake
+    buildkit_seconds: float | None = None  # sum of BuildKit's durations of this step's vertices
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"flavor": self.flavor, "step": self.step, "status": self.status, "tag": self.tag,
                                 "hash": self.hash, "seconds": self.seconds, "why": list(self.why)}
+        if self.buildkit_seconds is not None:
+            data["buildkit_seconds"] = self.buildkit_seconds
         if self.failure is not None:
             data["error"] = self.failure.summary()
             data["failure"] = self.failure.as_json()
@@ -89,6 +92,8 @@ class BuildReport:
     error: str | None = None
     pushed: tuple[str, ...] = ()  # tags pushed besides bake's own pushes
     scope: str = "local"
+    bake_seconds: float | None = None  # the bake process, start to exit
+    buildkit_seconds: float | None = None  # BuildKit's own span: first vertex start to last vertex end
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +102,8 @@ class BuildReport:
             "scope": self.scope,
             "seconds": self.seconds,
             "baked": self.baked,
+            "bake_seconds": self.bake_seconds,
+            "buildkit_seconds": self.buildkit_seconds,
             "run_dir": str(self.run_dir) if self.run_dir else None,
             "log": str(self.log) if self.log else None,
             "warnings": list(self.warnings),
@@ -320,6 +327,9 @@ def _conclude(run: _Run, outcome: BakeOutcome | None, planned: dict[StepKey, Ste
     report = BuildReport(ok=error is None, steps=tuple(results.values()), seconds=0.0,
                          baked=run.run_dir is not None, run_dir=run.run_dir, log=run.log, error=error,
                          pushed=pushed, scope=run.project.settings.scope)
+    if outcome is not None:  # the bake's wall time and BuildKit's own span in it (slcc.progress.timings)
+        buildkit = outcome.progress.buildkit
+        report = replace(report, bake_seconds=outcome.seconds, buildkit_seconds=buildkit.span if buildkit else None)
     return report, outcome
 
 
@@ -448,11 +458,16 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
 
 def _step_seconds(outcome: BakeOutcome, tracker: BuildTracker, targets: dict[str, str]) -> BakeOutcome:
     """Each target's seconds as its step's row counted them: from its own first instruction to
-    its export, not from whatever vertices buildx labelled with it (shared ones included)."""
+    its export, not from whatever vertices buildx labelled with it (shared ones included); and
+    BuildKit's own time, per step by the same attribution."""
     end = time.monotonic() - tracker.origin
     seconds = {targets[row.step]: round(elapsed, 2) for row in tracker.snapshot()
                if row.step in targets and (elapsed := row.elapsed(end)) is not None}
-    return replace(outcome, progress=replace(outcome.progress, durations={**outcome.durations, **seconds}))
+    from slcc.progress.timings import buildkit_time  # noqa: PLC0415
+
+    buildkit = buildkit_time(tracker.parser.events, tracker.owners)
+    return replace(outcome, progress=replace(outcome.progress, durations={**outcome.durations, **seconds},
+                                             buildkit=buildkit))
 
 
 def _start_rows(plan: Plan) -> list[StepRow]:
@@ -557,7 +572,9 @@ def _record(project: Project, plan: Plan, outcome: BakeOutcome, built: set[StepK
     names = emit.target_names(project.flavors)
     results = {}
     for key in plan.stale:
-        result = replace(planned[key], seconds=outcome.durations.get(names[key], 0.0))
+        buildkit = outcome.progress.buildkit
+        result = replace(planned[key], seconds=outcome.durations.get(names[key], 0.0),
+                         buildkit_seconds=buildkit.work.get(f"{key[0]}/{key[1]}") if buildkit else None)
         if key in built:
             result = replace(result, status="built")
             state.save_manifest(plan.get(key).hash.manifest())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from slcc.progress.records import (
     SourceLine,
@@ -20,6 +21,9 @@ from slcc.progress.records import (
     VertexFailure,
     VertexState,
 )
+
+if TYPE_CHECKING:  # bake-time only: the no-op path loads this module, never the timings
+    from slcc.progress.timings import BuildkitTime
 
 VERTEX_LINE = re.compile(r"^#(\d+) \[([^\] ]+)(?: [^\]]*)?\] (.*)$")
 VERTEX_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
@@ -46,6 +50,7 @@ class BakeProgress:
     error_lines: tuple[str, ...] = ()  # bake's own ERROR lines
     events: tuple[VertexEvent, ...] = ()
     snippet: SourceSnippet | None = None  # the failing Dockerfile lines, when BuildKit printed them
+    buildkit: BuildkitTime | None = None  # BuildKit's own time, per step (set by the build, which knows the steps)
 
 
 def is_benign(line: str) -> bool:

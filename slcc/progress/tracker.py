@@ -51,6 +51,11 @@ class BuildTracker:
     def snapshot(self) -> tuple[StepRow, ...]:
         return tuple(self.rows.values())
 
+    @property
+    def owners(self) -> dict[int, str]:
+        """Vertex -> the flavor/step that owns it, for the vertices seen so far."""
+        return dict(self._owners)
+
     def feed(self, line: str, now: float) -> list[StepEvent]:
         self.parser.feed(line, now)
         events: list[StepEvent] = []

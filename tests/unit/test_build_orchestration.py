@@ -204,3 +204,39 @@ def test_build_log_records_every_command_of_the_run(project: Project) -> None:
     assert log[0].startswith("#1 ")  # bake's own output first
     assert f"[slcc] ran `docker push --quiet {base}`: exit 0 (0.00 s)" in log
     assert any(line.startswith("[slcc] ran `docker buildx bake -f") for line in log)
+
+
+BOTH_BUILT = """\
+#1 [internal] load local bake definitions
+#1 DONE 0.0s
+#7 [demo_base 3/3] RUN cat /hello.txt > /base.txt
+#7 DONE 1.3s
+#8 [demo_app 2/3] COPY --from=src . /src
+#8 DONE 0.2s
+#9 [demo_app 3/3] RUN cat /src/main.txt >> /base.txt
+#9 DONE 0.4s
+#10 [demo_app] exporting to image
+#10 DONE 0.1s
+"""
+
+
+def test_the_report_gives_buildkit_time_per_step_from_the_vertex_durations(project: Project) -> None:
+    engine = fake(project, bake_lines=tuple(BOTH_BUILT.splitlines()))
+    report, _ = run(project, engine)
+    by_step = {s.step: s.buildkit_seconds for s in report.steps}
+    assert by_step == {"base": 1.3, "app": 0.7}  # each vertex counted for the step that owns it
+    assert report.bake_seconds == 0.1  # the fake bake's own seconds
+    # The span starts no later than the longest vertex's end minus its duration.
+    assert report.buildkit_seconds is not None and report.buildkit_seconds >= 1.3
+    data = saved_report(report)
+    assert data["buildkit_seconds"] == report.buildkit_seconds and data["bake_seconds"] == 0.1
+    assert [s["buildkit_seconds"] for s in data["steps"]] == [1.3, 0.7]
+
+
+def test_a_no_op_reports_no_bake_and_no_buildkit_time(project: Project) -> None:
+    engine = fake(project)
+    run(project, engine)
+    report, _ = run(project, engine)
+    assert report.baked is False
+    assert report.as_json()["buildkit_seconds"] is None and report.as_json()["bake_seconds"] is None
+    assert all("buildkit_seconds" not in s.as_json() for s in report.steps)

@@ -315,7 +315,8 @@ class StubBuild:
     def __call__(self, project: Any, options: Any, io: Any) -> BuildReport:
         self.calls += 1
         steps = (StepResult("demo", "app", "failed" if self.fail else "built", "r/demo:app-x", "x"),)
-        report = BuildReport(ok=not self.fail, steps=steps, seconds=0.1, baked=True, error="boom")
+        report = BuildReport(ok=not self.fail, steps=steps, seconds=0.1, baked=True, error="boom",
+                             bake_seconds=0.09, buildkit_seconds=0.05)
         if self.fail:
             raise BuildFailed(report)
         return report
@@ -338,9 +339,15 @@ def test_cycle_builds_only_for_relevant_changes(repo: Path, watcher: tuple[Watch
     assert stub.calls == 1
     cycle = w.cycle([repo / "src/main.txt"])
     assert (cycle.result, cycle.steps, cycle.tags) == ("ok", ("app",), {"app": "r/demo:app-x"})
+    # The JSON line sets the cycle against its build and BuildKit's own time in it.
+    assert {k: cycle.as_json()[k] for k in ("build_seconds", "buildkit_seconds")} == {
+        "build_seconds": 0.1, "buildkit_seconds": 0.05}
+    ignored = w.cycle([repo / "README.md"]).as_json()
+    assert ignored["build_seconds"] is None and ignored["buildkit_seconds"] is None
     stub.fail = True
     failed = w.cycle([repo / "src/main.txt"])
     assert (failed.result, failed.detail) == ("failed", "boom")
+    assert failed.buildkit_seconds == 0.05  # a failed build still says how long BuildKit worked
     stub.fail = False
     assert w.cycle([repo / "src/main.txt"]).result == "ok"  # fixing recovers
 
