@@ -10,13 +10,13 @@ from tests.conftest import ImageCleanup
 from tests.helpers import make_repo, run_slcc
 
 # base sleeps in a RUN: BuildKit's own duration of that vertex is at least a second, however
-# loaded the machine is.
-SLOW_BASE = "ARG BASE\nFROM ${BASE}\nCOPY hello.txt /hello.txt\nRUN sleep 1 && cat /hello.txt > /base.txt\n"
+# loaded the machine is. The nonce keeps BuildKit's cache from answering it.
+SLOW_BASE = "ARG BASE\nFROM ${{BASE}}\nCOPY hello.txt /hello.txt\nRUN sleep 1 && echo {nonce} && cat /hello.txt > /base.txt\n"
 
 
 def test_a_build_reports_buildkit_time_per_step_and_for_the_bake(tmp_path: Path, base_image: str,
                                                                   image_cleanup: ImageCleanup) -> None:
-    repo = make_repo(tmp_path / "repo", {"flavors/demo/base/Dockerfile": SLOW_BASE})
+    repo = make_repo(tmp_path / "repo", {"flavors/demo/base/Dockerfile": SLOW_BASE.format(nonce=uuid.uuid4().hex)})
     proc = run_slcc(repo, "build", "demo", "--json", "--progress", "quiet", "--repository",
                     f"slcct{uuid.uuid4().hex[:10]}")
     assert proc.returncode == 0, proc.stderr
