@@ -55,6 +55,29 @@ def make_repo(root: Path, overrides: Mapping[str, str | None] | None = None) -> 
     return write_files(root, {**DEMO_FILES, **(overrides or {})})
 
 
+def git(repo: Path, *args: str) -> str:
+    """``git -C repo ARGS`` with a throwaway identity; its stdout, stripped."""
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+                          capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+
+
+def git_source_repo(root: Path) -> Path:
+    """A git repository at ``root`` with main.txt "main v1" committed on main and tagged v1."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "main.txt").write_text("main v1\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "v1")
+    git(root, "tag", "v1")
+    return root
+
+
+def git_mapping_toml(source: str) -> str:
+    """The demo flavor with its ``src`` mapping taken from git ``source`` (tag v1, branch main)."""
+    return DEMO_FILES["flavors/demo/flavor.toml"].replace(
+        'src = "../../src"', f'src = {{ git = "{source}", tag = "v1", branch = "main" }}')
+
+
 def run_slcc(repo: Path, *args: str, env: Mapping[str, str | None] | None = None,
              timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the real ``slcc`` command line in ``repo`` (no CA bundle unless ``env`` sets one).

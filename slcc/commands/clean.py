@@ -1,4 +1,5 @@
-"""`slcc clean`: remove old hash-tagged images, run folders, exports and local build cache.
+"""`slcc clean`: remove old hash-tagged images, run folders, exports, local build cache,
+materialized contexts and git checkouts.
 
 Holds the build lock, so nothing a running build or watch cycle uses goes. Every removal is
 one atomic step (a tag, a manifest, a rename into .slcc/.trash), so an interrupted clean
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slcc.commands import inventory
+from slcc.commands import copies, inventory
 from slcc.engine.protocol import Engine, SlccImage
 from slcc.errors import InputError
 from slcc.loading.project import Hashes, Project
@@ -127,9 +128,11 @@ def _execute(project: Project, report: CleanReport, registry: dict[str, SlccImag
 
 def _remove_path(path: Path, trash: Path) -> str:
     """Move aside in one rename, then delete: an interrupted clean never leaves half a directory."""
-    if path.name.endswith(".tar.gz"):
-        with contextlib.suppress(FileNotFoundError):  # the checksum first: an archive without one is not reused
-            path.with_name(path.name + ".sha512sum").unlink()
+    # The checksum (a checkout's tree id) first: an archive (a checkout) without one is not reused.
+    first = [path.with_name(path.name + ".sha512sum")] if path.name.endswith(".tar.gz") else copies.companions(path)
+    for companion in first:
+        with contextlib.suppress(FileNotFoundError):
+            companion.unlink()
     trash.mkdir(parents=True, exist_ok=True)
     try:
         os.replace(path, trash / f"{path.name}-{uuid.uuid4().hex[:8]}")

@@ -1,8 +1,8 @@
 """What slcc has left on this machine (and in the registry), as retention Items.
 
 Shared by `slcc clean` (which decides what goes) and `slcc du` (which only counts). Images
-are found by slcc's labels through the engine; run folders, exported archives and local
-build-cache directories are found under the state directory.
+are found by slcc's labels through the engine; run folders, exported archives, local
+build-cache directories and the copies of slcc/commands/copies.py under the state directory.
 """
 
 from __future__ import annotations
@@ -12,27 +12,14 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from slcc.emitting import materialized
+from slcc.commands import copies
 from slcc.engine.protocol import Engine, SlccImage
 from slcc.loading.project import Hashes, Project
 from slcc.planning.retention import Item, Kind
+from slcc.state.disk import tree_size
 
 _EXPORT = re.compile(r"^(?P<group>.+)-(?P<short>[0-9a-f]{32})\.tar\.gz$")
 TRASH = ".trash"  # what a clean moved aside and has not finished deleting
-
-
-def tree_size(path: Path) -> int:
-    """Bytes of the files under ``path`` (a file's own size for a file); 0 when it is gone."""
-    if path.is_file() or path.is_symlink():
-        return path.lstat().st_size
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                continue
-    return total
 
 
 def _mtime(path: Path) -> float:
@@ -66,40 +53,10 @@ def local_image_items(project: Project, engine: Engine, hashes: Hashes, flavors:
 
 
 def state_items(project: Project, hashes: Hashes, flavors: Sequence[str] | None) -> list[Item]:
-    """Run folders, exported archives and local build-cache directories under the state directory."""
+    """Run folders, exported archives, local build cache, materialized contexts and git checkouts."""
     state = project.settings.state_dir
     return [*_runs(state), *_exports(state, hashes, flavors), *_caches(state, hashes, flavors),
-            *_contexts(project, hashes, flavors)]
-
-
-_CONTEXT = re.compile(r"^(?P<name>.+)-[0-9a-f]{32}$")
-
-
-def _current_contexts(project: Project, hashes: Hashes) -> set[Path]:
-    settings, current = project.settings, set()
-    for flavor in project.flavors:
-        for step in flavor.steps.values():
-            step_hash = hashes[flavor.name][step.name]
-            if step.materialized:
-                current.add(materialized.step_context_dir(settings, flavor, step, step_hash))
-            current.update(materialized.mapping_dir(settings, flavor, name, step_hash)
-                           for name in step.mappings if flavor.materialized_mapping(name))
-    return current
-
-
-def _contexts(project: Project, hashes: Hashes, flavors: Sequence[str] | None) -> Iterator[Item]:
-    """Materialized contexts (.slcc/contexts/<image name>/<name>-<digest>): caches, rewritten on demand."""
-    root = project.settings.state_dir / "contexts"
-    wanted = {f.lower() for f in flavors} if flavors is not None else None
-    current = _current_contexts(project, hashes)
-    for flavor_dir in sorted(root.iterdir()) if root.is_dir() else []:
-        if not flavor_dir.is_dir() or (wanted is not None and flavor_dir.name not in wanted):
-            continue
-        for entry in sorted(flavor_dir.iterdir()):
-            match = _CONTEXT.match(entry.name)
-            if match and entry.is_dir() and not entry.is_symlink():
-                yield Item("cache", f"{flavor_dir.name}/{match['name']}", str(entry), entry.stat().st_mtime,
-                           tree_size(entry), entry in current)
+            *copies.context_items(project, hashes, flavors), *copies.git_items(project, flavors)]
 
 
 def _runs(state: Path) -> Iterator[Item]:

@@ -109,9 +109,14 @@ def checkout(source: str, commit: str, cache: Path, journal: CommandJournal | No
     return target, tree
 
 
+def bare_repository(url: str, cache: Path) -> Path:
+    """Where commits of a git URL are fetched to (`slcc clean` keeps those of current sources)."""
+    return cache / "repos" / (blake3.blake3(url.encode()).hexdigest()[:24] + ".git")
+
+
 def _fetched(url: str, commit: str, cache: Path, journal: CommandJournal | None) -> str:
     """A bare repository under ``cache/repos/`` that holds ``commit`` of ``url``."""
-    repo = cache / "repos" / (blake3.blake3(url.encode()).hexdigest()[:24] + ".git")
+    repo = bare_repository(url, cache)
     if not repo.is_dir():
         repo.parent.mkdir(parents=True, exist_ok=True)
         _git(["init", "--bare", "--quiet", str(repo)], journal)

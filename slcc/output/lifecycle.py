@@ -31,7 +31,9 @@ def clean_lines(decisions: Sequence[Decision], results: Mapping[str, str], dry_r
 def du_lines(usage: DiskUsage) -> list[str]:
     rows = [(u.group, str(u.images), human_size(u.bytes["image"]), human_size(u.bytes["cache"]),
              human_size(u.bytes["export"]), human_size(u.total)) for u in usage.steps]
-    rows.append((f"runs ({usage.runs})", "", "", "", "", human_size(usage.run_bytes)))
+    rows.append((f"runs ({usage.runs.count})", "", "", "", "", human_size(usage.runs.bytes)))
+    if usage.checkouts.count:
+        rows.append((f"git checkouts ({usage.checkouts.count})", "", "", "", "", human_size(usage.checkouts.bytes)))
     if usage.trash_bytes:
         rows.append(("unfinished clean", "", "", "", "", human_size(usage.trash_bytes)))
     rows.append(("total", "", "", "", "", human_size(usage.total)))

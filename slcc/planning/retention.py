@@ -1,8 +1,9 @@
 """What `slcc clean` keeps and what it removes: pure, given what exists and the policy.
 
 An item is kept when any rule keeps it (unless --all): the current tree needs it, it is one
-of the last N of its group (the current one counted first; a step's images, exports, the run folders), or it is
-newer than --keep-since. Local build-cache directories are kept within a size budget instead.
+of the last N of its group (the current one counted first; a step's images, exports or
+materialized contexts, the run folders, the git checkouts), or it is newer than --keep-since.
+Local build-cache directories are kept within a size budget instead.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Kind = Literal["image", "registry-image", "export", "run", "cache"]
+Kind = Literal["image", "registry-image", "export", "run", "cache", "context", "checkout"]
 
 
 @dataclass(frozen=True)
 class Item:
     kind: Kind
-    group: str  # what --keep counts within: "flavor/step" for images and exports, "runs" for runs
+    group: str  # what --keep counts within: "flavor/step" for images, exports and contexts, "runs" for runs
     name: str  # a tag or a path
     created: float  # seconds since the epoch (for caches: the last time a build wrote them)
     size: int

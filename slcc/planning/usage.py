@@ -29,35 +29,46 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Tally:
+    count: int = 0
+    bytes: int = 0
+
+
+def _tally(items: Iterable[Item]) -> Tally:
+    items = list(items)
+    return Tally(len(items), sum(i.size for i in items))
+
+
+@dataclass(frozen=True)
 class DiskUsage:
     steps: list[Usage]
-    run_bytes: int
-    runs: int
+    runs: Tally
     trash_bytes: int
+    checkouts: Tally = Tally()  # git checkouts and fetch caches, shared by flavors
 
     @property
     def total(self) -> int:
-        return sum(u.total for u in self.steps) + self.run_bytes + self.trash_bytes
+        return sum(u.total for u in self.steps) + self.runs.bytes + self.checkouts.bytes + self.trash_bytes
 
     def as_json(self) -> dict[str, Any]:
-        return {"steps": [u.as_json() for u in self.steps], "runs": self.runs, "run_bytes": self.run_bytes,
+        return {"steps": [u.as_json() for u in self.steps], "runs": self.runs.count, "run_bytes": self.runs.bytes,
+                "git_checkouts": self.checkouts.count, "git_bytes": self.checkouts.bytes,
                 "trash_bytes": self.trash_bytes, "total_bytes": self.total,
                 "note": "image bytes count layers shared between images once per image, as `docker image ls` does"}
 
 
 def summarise(items: Iterable[Item], trash_bytes: int) -> DiskUsage:
-    """Images, cache and exports per "flavor/step"; run folders as one total."""
+    """Images, cache (materialized contexts included) and exports per "flavor/step"; run folders
+    and git checkouts each as one total."""
     usage: dict[str, Usage] = {}
-    runs = []
+    items = list(items)
     for item in items:
-        if item.kind == "run":
-            runs.append(item)
-            continue
-        if item.kind == "registry-image":
+        if item.kind in ("run", "checkout", "registry-image"):
             continue
         row = usage.setdefault(item.group, Usage(item.group))
-        row.bytes[item.kind] += item.size
+        row.bytes["cache" if item.kind == "context" else item.kind] += item.size
         if item.kind == "image":
             row.images += 1
             row.current = row.current or item.current
-    return DiskUsage(sorted(usage.values(), key=lambda u: u.group), sum(r.size for r in runs), len(runs), trash_bytes)
+    return DiskUsage(sorted(usage.values(), key=lambda u: u.group), _tally(i for i in items if i.kind == "run"),
+                     trash_bytes, _tally(i for i in items if i.kind == "checkout"))

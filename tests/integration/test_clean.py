@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ImageCleanup, LocalRegistry, _registry_binary
-from tests.helpers import make_repo, run_slcc, write_files
+from tests.helpers import git, git_mapping_toml, git_source_repo, make_repo, run_slcc, write_files
 
 
 def local_tags(repository: str) -> set[str]:
@@ -194,3 +194,41 @@ def test_clean_killed_midway_leaves_a_store_the_next_build_and_clean_accept(
     assert all(i["result"] in (None, "removed", "gone") for i in done["items"])
     trash = repo / ".slcc" / ".trash"
     assert not trash.exists() or not any(trash.iterdir())
+
+
+def test_clean_removes_stale_git_checkouts_and_contexts_but_not_what_the_tree_or_lock_needs(
+    tmp_path: Path, base_image: str, image_cleanup: ImageCleanup,
+) -> None:
+    """Three commits built in scope main, a base step with a materialized context that changes each
+    time, and slcc.lock pinning the first commit: clean --keep 1 keeps that one and the current."""
+    source = git_source_repo(tmp_path / "client-src")
+    toml = git_mapping_toml(str(source)).replace("[steps.base]\n", '[steps.base]\nfiles = { "extra.txt" = "../../x.txt" }\n')
+    repo = make_repo(tmp_path / "repo", {"flavors/demo/flavor.toml": toml, "src/main.txt": None})
+    env = ("--repository", f"slcct{uuid.uuid4().hex[:10]}", "--scope", "main")
+    commits = []
+    for n in (1, 2, 3):
+        if n > 1:
+            (source / "main.txt").write_text(f"main v{n}\n")
+            git(source, "commit", "-qam", f"v{n}")
+        commits.append(git(source, "rev-parse", "HEAD"))
+        write_files(repo, {"x.txt": f"extra v{n}\n"})
+        image_cleanup.add(*(s["tag"] for s in slcc_json(repo, "build", "demo", *env, "--progress", "quiet")["steps"]))
+    assert run_slcc(repo, "lock", "--repository", env[1]).returncode == 0  # pins tag v1: the first commit
+    checkouts = repo / ".slcc" / "git"
+    contexts = sorted((repo / ".slcc/contexts/demo").iterdir())
+    assert all((checkouts / c / "main.txt").is_file() for c in commits) and len(contexts) == 3
+
+    usage = slcc_json(repo, "du", *env)
+    assert usage["git_checkouts"] == 3 and usage["git_bytes"] > 0
+    dry = slcc_json(repo, "clean", "--keep", "1", "--dry-run", *env)
+    would = {i["name"] for i in dry["items"] if i["remove"] and i["kind"] in ("checkout", "context")}
+    current_context = next(i["name"] for i in dry["items"] if i["kind"] == "context" and i["current"])
+    assert would == {str(checkouts / commits[1])} | {str(c) for c in contexts} - {current_context}
+    assert len(would) == 3 and all(Path(name).is_dir() for name in would)  # a dry run removes nothing
+
+    done = slcc_json(repo, "clean", "--keep", "1", *env)
+    assert {i["name"] for i in done["items"] if i["result"] == "removed" and i["kind"] in ("checkout", "context")} == would
+    assert sorted(p.name for p in checkouts.iterdir() if p.is_dir()) == sorted([commits[0], commits[2]])
+    assert not (checkouts / f"{commits[1]}.tree").exists()
+    assert [str(p) for p in (repo / ".slcc/contexts/demo").iterdir()] == [current_context]
+    assert slcc_json(repo, "build", "demo", *env)["baked"] is False  # the current tree lost nothing

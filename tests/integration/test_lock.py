@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ImageCleanup, LocalRegistry, run
-from tests.helpers import DEMO_FILES, make_repo, run_slcc
+from tests.helpers import DEMO_FILES, git, git_mapping_toml, git_source_repo, make_repo, run_slcc
 
 PushBase = Callable[[str], str]
 
@@ -159,26 +159,6 @@ def _toml(base_ref: str) -> str:
     return DEMO_FILES["flavors/demo/flavor.toml"].replace('BASE = "slcc-test/busybox:1"', f'BASE = "{base_ref}"')
 
 
-def _git(repo: Path, *args: str) -> str:
-    return run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-               timeout=60).stdout.strip()
-
-
-def _source_repo(root: Path) -> Path:
-    root.mkdir(parents=True)
-    _git(root, "init", "-q", "-b", "main")
-    (root / "main.txt").write_text("main v1\n")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", "v1")
-    _git(root, "tag", "v1")
-    return root
-
-
-def _git_toml(source: str) -> str:
-    return DEMO_FILES["flavors/demo/flavor.toml"].replace(
-        'src = "../../src"', f'src = {{ git = "{source}", tag = "v1", branch = "main" }}')
-
-
 def _app_text(report: dict[str, object]) -> str:
     tag = next(s["tag"] for s in report["steps"] if s["step"] == "app")  # type: ignore[attr-defined]
     return _run_in(str(tag), "cat", "/base.txt")
@@ -186,21 +166,21 @@ def _app_text(report: dict[str, object]) -> str:
 
 def test_git_mapping_at_a_tag_main_rebuilds_rel_does_not(tmp_path: Path, base_image: str, test_session_id: str,
                                                          image_cleanup: ImageCleanup) -> None:
-    source = _source_repo(tmp_path / "client-src")
-    repo = make_repo(tmp_path / "repo", {"flavors/demo/flavor.toml": _git_toml(str(source)), "src/main.txt": None})
+    source = git_source_repo(tmp_path / "client-src")
+    repo = make_repo(tmp_path / "repo", {"flavors/demo/flavor.toml": git_mapping_toml(str(source)), "src/main.txt": None})
     env = {"SLCC_REPOSITORY": f"lock-git-{test_session_id}"}
-    v1 = _git(source, "rev-parse", "v1")
+    v1 = git(source, "rev-parse", "v1")
 
     tagged = _report(repo, env, "--scope", "tag")  # builds at the tag, then writes slcc.lock
     image_cleanup.add(*(s["tag"] for s in tagged["steps"]))  # type: ignore[attr-defined]
     assert tagged["scope"] == "tag" and _app_text(tagged) == "hello\nmain v1"
     lock_text = (repo / "slcc.lock").read_text()
     assert '[sources."demo"."src"]' in lock_text and f'commit = "{v1}"' in lock_text and 'ref = "tag:v1"' in lock_text
-    assert f'tree = "{_git(source, "rev-parse", "v1^{tree}")}"' in lock_text
+    assert f'tree = "{git(source, "rev-parse", "v1^{tree}")}"' in lock_text
 
     (source / "main.txt").write_text("main v2\n")  # the branch moves on; the tag stays
-    _git(source, "commit", "-qam", "v2")
-    v2 = _git(source, "rev-parse", "HEAD")
+    git(source, "commit", "-qam", "v2")
+    v2 = git(source, "rev-parse", "HEAD")
     assert f"mapping src moved from tag:v1 {v1[:12]} to branch:main {v2[:12]}" in \
         _slcc(repo, env, "explain", "demo", "--scope", "main")
     main = _report(repo, env, "--scope", "main")
@@ -212,7 +192,7 @@ def test_git_mapping_at_a_tag_main_rebuilds_rel_does_not(tmp_path: Path, base_im
     assert [s["tag"] for s in rel["steps"]] == [tagged["steps"][-1]["tag"]]  # type: ignore[attr-defined,index]
     assert run_slcc(repo, "lock", "--check", env=env).returncode == 0  # pinned at the tag, which did not move
 
-    _git(source, "tag", "-f", "v1")  # now the tag moves too
+    git(source, "tag", "-f", "v1")  # now the tag moves too
     check = run_slcc(repo, "lock", "--check", env=env)
     assert check.returncode == 1 and f"~ source demo/src: locked tag:v1 {v1}, now tag:v1 {v2}" in check.stdout
     _slcc(repo, env, "lock", "--update", "src")
@@ -220,19 +200,19 @@ def test_git_mapping_at_a_tag_main_rebuilds_rel_does_not(tmp_path: Path, base_im
 
 
 def test_git_mapping_from_a_url_and_bad_refs(tmp_path: Path, base_image: str, test_session_id: str) -> None:
-    source = _source_repo(tmp_path / "client-src")
+    source = git_source_repo(tmp_path / "client-src")
     env = {"SLCC_REPOSITORY": f"lock-git-{test_session_id}"}
-    by_path = make_repo(tmp_path / "a", {"flavors/demo/flavor.toml": _git_toml(str(source)), "src/main.txt": None})
-    by_url = make_repo(tmp_path / "b", {"flavors/demo/flavor.toml": _git_toml(f"file://{source}"),
+    by_path = make_repo(tmp_path / "a", {"flavors/demo/flavor.toml": git_mapping_toml(str(source)), "src/main.txt": None})
+    by_url = make_repo(tmp_path / "b", {"flavors/demo/flavor.toml": git_mapping_toml(f"file://{source}"),
                                         "src/main.txt": None})
     assert _hashes(by_path, env, "--scope", "tag") == _hashes(by_url, env, "--scope", "tag")  # tree id, not source
-    assert (by_url / ".slcc/git" / _git(source, "rev-parse", "v1") / "main.txt").read_text() == "main v1\n"
+    assert (by_url / ".slcc/git" / git(source, "rev-parse", "v1") / "main.txt").read_text() == "main v1\n"
 
-    (by_url / "flavors/demo/flavor.toml").write_text(_git_toml(f"file://{source}").replace('tag = "v1"', 'tag = "v9"'))
+    (by_url / "flavors/demo/flavor.toml").write_text(git_mapping_toml(f"file://{source}").replace('tag = "v1"', 'tag = "v9"'))
     missing = run_slcc(by_url, "hash", "demo", "--scope", "tag", env=env)
     assert missing.returncode == 2 and missing.stderr.strip().endswith(f"tag 'v9' does not exist in git source "
                                                                        f"file://{source}")
-    gone = make_repo(tmp_path / "c", {"flavors/demo/flavor.toml": _git_toml(f"file://{tmp_path}/nothing"),
+    gone = make_repo(tmp_path / "c", {"flavors/demo/flavor.toml": git_mapping_toml(f"file://{tmp_path}/nothing"),
                                       "src/main.txt": None})
     unreachable = run_slcc(gone, "lock", env=env)
     assert unreachable.returncode == 1 and "cannot reach git source" in unreachable.stderr

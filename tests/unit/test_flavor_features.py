@@ -193,4 +193,4 @@ def test_clean_and_du_see_materialized_contexts(tmp_path: Path) -> None:
     materialize(project.settings, project.flavors, hashes)
     contexts = [i for i in state_items(project, hashes, None) if ".slcc/contexts/" in i.name]
     assert sorted((i.group, i.current) for i in contexts) == [("demo/base", False), ("demo/base", True)]
-    assert all(i.kind == "cache" and i.size > 0 for i in contexts)  # clean's cache budget and --all apply
+    assert all(i.kind == "context" and i.size > 0 for i in contexts)  # clean's keep rules apply

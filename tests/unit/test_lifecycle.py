@@ -149,3 +149,61 @@ def test_push_builds_what_exists_nowhere_then_pushes_every_step(project: Project
 def test_push_needs_a_registry(project: Project) -> None:
     with pytest.raises(InputError, match="names no registry"):
         push(project, PushOptions(), BuildIO(lambda m: None, lambda m: None, FakeEngine()))
+
+
+def _checkout(state: Path, commit: str, age: float) -> Path:
+    write_files(state, {f"git/{commit}/main.txt": f"{commit}\n", f"git/{commit}.tree": "f" * 40 + "\n"})
+    then = time.time() - age
+    os.utime(state / "git" / commit, (then, then))
+    return state / "git" / commit
+
+
+def test_clean_git_checkouts_by_keep_rules_never_what_slcc_lock_pins(project: Project) -> None:
+    from slcc.commands.du import disk_usage
+    from slcc.engine.git import bare_repository
+    from slcc.loading.lockfile import Lock, LockedSource, render
+    from slcc.output.lifecycle import du_lines
+
+    state = project.settings.state_dir
+    pinned, old, older, newest = (_checkout(state, c * 40, age) for c, age in (("a", 900), ("b", 300), ("c", 600),
+                                                                               ("d", 100)))
+    url = "https://example.invalid/src.git"
+    fetched = bare_repository(url, state / "git")  # the fetch cache of a source the lock names
+    for repo, age in ((fetched, 900), (state / "git/repos/0123.git", 300), (state / "git/repos/4567.git", 600)):
+        write_files(repo, {"HEAD": "ref: refs/heads/main\n"})
+        os.utime(repo, (time.time() - age,) * 2)
+    write_files(state, {"git/.dddd.tmp/x": "a checkout underway\n"})
+    lock = Lock({}, {("demo", "src"): LockedSource(url, "tag:v1", "a" * 40, "f" * 40)})
+    project.settings.lock_path.write_text(render(lock))
+    io = CleanIO(lambda line: None, FakeEngine())
+
+    usage = disk_usage(project, FakeEngine(), None)
+    assert (usage.checkouts.count, usage.as_json()["git_checkouts"]) == (7, 7)  # four checkouts, three fetch caches
+    assert any(line.startswith("git checkouts (7)") for line in du_lines(usage))
+    assert disk_usage(project, FakeEngine(), ["demo"]).checkouts.count == 0
+
+    named = clean(project, CleanOptions(flavors=["demo"], keep=0), io)  # checkouts are shared: not a flavor's
+    assert not [d for d in named.decisions if d.item.kind == "checkout"]
+
+    dry = clean(project, CleanOptions(keep=2, dry_run=True), io)
+    checkouts = {Path(d.item.name).name: d for d in dry.decisions if d.item.kind == "checkout"}
+    assert {n for n, d in checkouts.items() if d.remove} == {older.name, old.name, "4567.git"}
+    assert checkouts[pinned.name].reason == "the current tree needs it" and older.is_dir()  # a dry run
+
+    report = clean(project, CleanOptions(keep=2), io)
+    assert {Path(d.item.name).name for d in report.removed if d.item.kind == "checkout"} == {
+        older.name, old.name, "4567.git"}
+    assert sorted(p.name for p in (state / "git").iterdir()) == sorted(
+        [".dddd.tmp", pinned.name, f"{pinned.name}.tree", newest.name, f"{newest.name}.tree", "repos"])
+    assert sorted(p.name for p in (state / "git/repos").iterdir()) == sorted([fetched.name, "0123.git"])
+
+
+def test_stale_materialized_contexts_go_by_keep_rules_the_current_stays(project: Project) -> None:
+    state, hashes = project.settings.state_dir, project.hash_all()["demo"]
+    for n, age in ((1, 300), (2, 200), (3, 100)):
+        write_files(state, {f"contexts/demo/base-{n:032x}/hello.txt": f"v{n}\n"})
+        os.utime(state / f"contexts/demo/base-{n:032x}", (time.time() - age,) * 2)
+    current = write_files(state, {f"contexts/demo/base-{hashes['base'].short}/hello.txt": "now\n"})
+    report = clean(project, CleanOptions(keep=2), CleanIO(lambda line: None, FakeEngine()))
+    assert sorted(p.name for p in (state / "contexts/demo").iterdir()) == [f"base-{3:032x}", f"base-{hashes['base'].short}"]
+    assert current.is_dir() and {d.reason for d in report.removed} == {"older than the last 2 of demo/base"}
