@@ -9,11 +9,17 @@ least ``RACY_NS`` older than the moment its stat was taken, a later write in the
 timestamp tick would leave the stat unchanged while the content differs. Such files are
 simply hashed again next time; that only costs time for files touched seconds ago.
 
-File format (little endian), chosen to load 10,000+ entries in about a millisecond:
-``MAGIC``, u32 version, u32 count, u64 paths length, 32-byte BLAKE3 of the body; then
-``count`` records of (i64 size, i64 mtime_ns, u64 inode, i64 ctime_ns, 32-byte digest);
-then the paths, UTF-8 with surrogateescape, joined by NUL. Anything that does not check
-out loads as an empty cache.
+It also keeps directory records (``DirRecord``, see slcc/hashing/dirrecord.py): what a tree
+walk saw in one directory and what it produced there, so an unchanged directory costs one
+listing, one stat per kept entry and one comparison. The tree walker decides what a record
+holds and when it is clean enough to store; the cache only keeps and persists them.
+
+File format (little endian): ``MAGIC``, u32 version, u32 count, u64 paths length, u32
+directory count, u64 directory section length, 32-byte BLAKE3 of the body; then ``count``
+records of (i64 size, i64 mtime_ns, u64 inode, i64 ctime_ns, 32-byte digest); then the paths,
+UTF-8 with surrogateescape, joined by NUL; then the directory section (``dirrecord.encode``).
+The per-file section is decoded on first use only: a re-hash of an unchanged tree never
+needs it. Anything that does not check out loads as an empty cache.
 """
 
 from __future__ import annotations
@@ -22,17 +28,21 @@ import os
 import struct
 import time
 from pathlib import Path
+from typing import TypeVar
 
 import blake3
 
+from slcc.hashing import dirrecord
+from slcc.hashing.dirrecord import DirRecord
 from slcc.state.atomic import write_bytes_atomic
 
 MAGIC = b"SLCCSTAT"
-VERSION = 1
+VERSION = 2
 RACY_NS = 2_000_000_000
 MAX_ENTRIES = 200_000
+MAX_DIRS = 50_000
 
-_HEADER = struct.Struct("<8sIIQ32s")
+_HEADER = struct.Struct("<8sIIQIQ32s")
 _RECORD = struct.Struct("<qqQq32s")
 
 # (size, mtime_ns, ino, ctime_ns, raw digest)
@@ -46,14 +56,31 @@ def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
 class StatCache:
     """Absolute path + stat signature -> content digest, loaded once and saved atomically."""
 
-    __slots__ = ("_dirty", "_entries", "_path", "_used")
+    __slots__ = ("_dirs", "_dirs_used", "_dirty", "_entries_data", "_loaded", "_path", "_used")
 
     def __init__(self, path: Path | None = None) -> None:
         """An empty cache that ``save`` writes to ``path`` (None: in memory only)."""
         self._path = path
-        self._entries: dict[str, _Entry] = {}
+        self._loaded: dict[str, _Entry] = {}
+        self._entries_data: tuple[int, memoryview] | None = None  # (count, section) not decoded yet
         self._used: set[str] = set()
+        self._dirs: dict[str, DirRecord] = {}
+        self._dirs_used: set[str] = set()
         self._dirty = False
+
+    @property
+    def _entries(self) -> dict[str, _Entry]:
+        """The per-file entries, decoded from the loaded file on first use."""
+        if self._entries_data is not None:
+            count, section = self._entries_data
+            self._entries_data = None
+            self._loaded = _decode_entries(count, section) or {}
+        return self._loaded
+
+    @_entries.setter
+    def _entries(self, entries: dict[str, _Entry]) -> None:
+        self._entries_data = None
+        self._loaded = entries
 
     @classmethod
     def load(cls, path: Path) -> StatCache:
@@ -63,9 +90,9 @@ class StatCache:
             data = path.read_bytes()
         except OSError:
             return cache
-        entries = _decode(data)
-        if entries is not None:
-            cache._entries = entries
+        decoded = _decode(data)
+        if decoded is not None:
+            cache._entries_data, cache._dirs = decoded
         return cache
 
     def __len__(self) -> int:
@@ -103,6 +130,22 @@ class StatCache:
             self._dirty = True
         self._used.add(abspath)
 
+    def dir_record(self, key: str) -> DirRecord | None:
+        """The record stored for the directory walk ``key`` (the walker builds keys)."""
+        record = self._dirs.get(key)
+        if record is not None:
+            self._dirs_used.add(key)
+        return record
+
+    def store_dir(self, key: str, record: DirRecord | None) -> None:
+        """Keep ``record`` for ``key``; None forgets the key (the walker saw it change)."""
+        self._dirs_used.add(key)
+        old = self._dirs.pop(key, None)
+        if record is not None:
+            self._dirs[key] = record  # (re-)inserted at the end: newest last
+        if old != record:
+            self._dirty = True
+
     def _drop(self, abspath: str) -> None:
         if self._entries.pop(abspath, None) is not None:
             self._dirty = True
@@ -111,39 +154,52 @@ class StatCache:
         """Write the cache atomically if it changed; concurrent savers: last one wins."""
         if self._path is None or not self._dirty:
             return
-        self._evict()
-        write_bytes_atomic(self._path, _encode(self._entries))
+        self._entries = _recent(self._entries, self._used, MAX_ENTRIES)
+        self._dirs = _recent(self._dirs, self._dirs_used, MAX_DIRS)
+        write_bytes_atomic(self._path, _encode(self._entries, dirrecord.encode(self._dirs)))
         self._dirty = False
 
-    def _evict(self) -> None:
-        """Order entries used in this run last (LRU-ish) and keep at most MAX_ENTRIES."""
-        items = self._entries.items()
-        used = self._used
-        ordered = [kv for kv in items if kv[0] not in used] + [kv for kv in items if kv[0] in used]
-        self._entries = dict(ordered[-MAX_ENTRIES:])
+
+_V = TypeVar("_V")
 
 
-def _encode(entries: dict[str, _Entry]) -> bytes:
+def _recent(items: dict[str, _V], used: set[str], limit: int) -> dict[str, _V]:
+    """Items used in this run last (LRU-ish), at most ``limit`` of them."""
+    ordered = [kv for kv in items.items() if kv[0] not in used] + [kv for kv in items.items() if kv[0] in used]
+    return dict(ordered[-limit:])
+
+
+def _encode(entries: dict[str, _Entry], dirs: tuple[int, bytes]) -> bytes:
     records = b"".join(_RECORD.pack(*e) for e in entries.values())
     paths = b"\0".join(p.encode("utf-8", "surrogateescape") for p in entries)
-    body = records + paths
-    header = _HEADER.pack(MAGIC, VERSION, len(entries), len(paths), blake3.blake3(body).digest())
+    body = records + paths + dirs[1]
+    checksum = blake3.blake3(body).digest()
+    header = _HEADER.pack(MAGIC, VERSION, len(entries), len(paths), dirs[0], len(dirs[1]), checksum)
     return header + body
 
 
-def _decode(data: bytes) -> dict[str, _Entry] | None:
+def _decode(data: bytes) -> tuple[tuple[int, memoryview], dict[str, DirRecord]] | None:
+    """(count, undecoded per-file section) and the directory records; None if it does not check out."""
     if len(data) < _HEADER.size:
         return None
-    magic, version, count, paths_len, checksum = _HEADER.unpack_from(data)
+    magic, version, count, paths_len, dir_count, dirs_len, checksum = _HEADER.unpack_from(data)
     body = memoryview(data)[_HEADER.size :]
-    if magic != MAGIC or version != VERSION or len(body) != count * _RECORD.size + paths_len:
+    split = count * _RECORD.size + paths_len
+    if magic != MAGIC or version != VERSION or len(body) != split + dirs_len:
         return None
     if blake3.blake3(body).digest() != checksum:
         return None
+    dirs = dirrecord.decode(dir_count, body[split:])
+    if dirs is None:
+        return None
+    return (count, body[:split]), dirs
+
+
+def _decode_entries(count: int, section: memoryview) -> dict[str, _Entry] | None:
     if count == 0:
         return {}
     split = count * _RECORD.size
-    paths = bytes(body[split:]).decode("utf-8", "surrogateescape").split("\0")
+    paths = bytes(section[split:]).decode("utf-8", "surrogateescape").split("\0")
     if len(paths) != count:
         return None
-    return dict(zip(paths, _RECORD.iter_unpack(body[:split]), strict=True))
+    return dict(zip(paths, _RECORD.iter_unpack(section[:split]), strict=True))
