@@ -64,7 +64,7 @@ class Flavor:
     platforms: tuple[str, ...]  # empty: the builder's own platform
     mappings: Mapping[str, Path]  # name -> absolute path (directory or file)
     steps: Mapping[str, Step]  # in dependency order: every step after its dependencies
-    # Git-sourced mappings by name. Until the scope resolves them (slcc.commands.lock.attach),
+    # Git-sourced mappings by name. Until the scope resolves them (slcc.commands.pins.attach),
     # ``mappings`` has no directory for them; afterwards it holds the working tree or checkout.
     sources: Mapping[str, GitSource] = field(default_factory=dict)
     pins: Mapping[str, GitPin] = field(default_factory=dict)  # resolved sources: hashed by tree id

@@ -12,8 +12,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from slcc.engine.protocol import CancelReason
+if TYPE_CHECKING:  # a type only: `slcc --help` need not load the engine protocol
+    from slcc.engine.protocol import CancelReason
 
 ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

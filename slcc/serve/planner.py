@@ -14,7 +14,7 @@ from pathlib import Path
 
 import blake3
 
-from slcc.commands.lock import attach
+from slcc.commands.pins import attach
 from slcc.engine.docker import DockerEngine
 from slcc.errors import InputError, SlccError
 from slcc.loading.project import open_project

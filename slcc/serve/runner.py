@@ -70,7 +70,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def run(spec: RunSpec) -> int:
     from slcc.commands.build import BuildFailed, BuildIO, BuildOptions, build  # noqa: PLC0415
-    from slcc.commands.lock import attach  # noqa: PLC0415
+    from slcc.commands.pins import attach  # noqa: PLC0415
     from slcc.engine.docker import DockerEngine  # noqa: PLC0415
     from slcc.errors import SlccError  # noqa: PLC0415
     from slcc.loading.project import open_project  # noqa: PLC0415
