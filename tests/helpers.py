@@ -55,6 +55,20 @@ def make_repo(root: Path, overrides: Mapping[str, str | None] | None = None) -> 
     return write_files(root, {**DEMO_FILES, **(overrides or {})})
 
 
+def two_flavors_sharing_a_file_mapping(root: Path) -> Path:
+    """The demo repository plus a flavor "other": demo's app maps ext/01_nodoc as "nodoc", other's
+    the same file as "doc" (one content, two names), and each copies it to /n."""
+    toml = DEMO_FILES["flavors/demo/flavor.toml"].replace('src = "../../src"', 'src = "../../src"\nnodoc = "../../ext/01_nodoc"')
+    toml = toml.replace('mappings = ["src"]', 'mappings = ["src", "nodoc"]')
+    app = DEMO_FILES["flavors/demo/app/Dockerfile"] + "COPY --from=nodoc 01_nodoc /n\n"
+    files = {"flavors/demo/flavor.toml": toml, "flavors/demo/app/Dockerfile": app, "ext/01_nodoc": "nodoc v1\n"}
+    for rel, text in [*DEMO_FILES.items(), ("flavors/demo/flavor.toml", toml), ("flavors/demo/app/Dockerfile", app)]:
+        if rel.startswith("flavors/demo/"):
+            files[rel.replace("flavors/demo/", "flavors/other/")] = text.replace("nodoc =", "doc =").replace(
+                '"nodoc"]', '"doc"]').replace("--from=nodoc", "--from=doc")
+    return make_repo(root, files)
+
+
 def git(repo: Path, *args: str) -> str:
     """``git -C repo ARGS`` with a throwaway identity; its stdout, stripped."""
     return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],

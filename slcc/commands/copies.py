@@ -5,8 +5,8 @@ remote sources are fetched into, ``.slcc/git/repos/``).
 They follow clean's keep rules like images (the current tree's are kept, then the last N of a
 group, then what is younger than --keep-since): the current tree's contexts and checkouts are
 what the hashes and the scope name, and a commit slcc.lock pins is kept in any scope. A checkout
-is shared by every flavor whose mapping resolves to its commit, so checkouts are only looked at
-when no flavor is named.
+is shared by every flavor whose mapping resolves to its commit, and a mapping's copy by every
+flavor with that content, so these are only looked at when no flavor is named.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from slcc.planning.retention import Item
 from slcc.state.disk import tree_size
 
 _CONTEXT = re.compile(r"^(?P<name>.+)-[0-9a-f]{32}$")
+_DIGEST = re.compile(r"^[0-9a-f]{32}$")
+SHARED_MAPPINGS = "mapping copies"  # the group --keep counts shared mapping copies in
 _COMMIT = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")  # sha1 or sha256 object names
 CHECKOUTS = "git checkouts"  # the group --keep counts checkouts in
 REPOSITORIES = "git repositories"
@@ -44,19 +46,28 @@ def _current_contexts(project: Project, hashes: Hashes) -> set[Path]:
     return current
 
 
+def _context_item(entry: Path, group: str, current: set[Path]) -> Item:
+    return Item("context", group, str(entry), entry.stat().st_mtime, tree_size(entry), entry in current)
+
+
 def context_items(project: Project, hashes: Hashes, flavors: Sequence[str] | None) -> Iterator[Item]:
-    """Materialized contexts (.slcc/contexts/<image name>/<name>-<digest>), grouped by step or mapping."""
+    """Materialized contexts: a step's (.slcc/contexts/<image name>/<step>-<hash>) grouped by step;
+    mapping copies (.slcc/contexts/_mappings/<digest>) as one group, only when no flavor is named."""
     root = project.settings.state_dir / "contexts"
     wanted = {f.lower() for f in flavors} if flavors is not None else None
     current = _current_contexts(project, hashes)
     for flavor_dir in sorted(root.iterdir()) if root.is_dir() else []:
+        if flavor_dir.name == materialized.SHARED_MAPPINGS:
+            if flavors is None:  # shared by flavors, like checkouts
+                yield from (_context_item(e, SHARED_MAPPINGS, current) for e in sorted(flavor_dir.iterdir())
+                            if _DIGEST.match(e.name) and e.is_dir() and not e.is_symlink())
+            continue
         if not flavor_dir.is_dir() or (wanted is not None and flavor_dir.name not in wanted):
             continue
-        for entry in sorted(flavor_dir.iterdir()):
+        for entry in sorted(flavor_dir.iterdir()):  # mapping-<name>-<digest>: copies made before they were shared
             match = _CONTEXT.match(entry.name)
             if match and entry.is_dir() and not entry.is_symlink():
-                yield Item("context", f"{flavor_dir.name}/{match['name']}", str(entry), entry.stat().st_mtime,
-                           tree_size(entry), entry in current)
+                yield _context_item(entry, f"{flavor_dir.name}/{match['name']}", current)
 
 
 def _current_git(project: Project) -> set[Path]:

@@ -4,7 +4,8 @@ A step context with extra files (``files``, ``package_file``), a file mapping an
 mapping that follows symlinks cannot be handed to BuildKit as a plain directory. slcc
 writes a copy of exactly the hashed entries under ``.slcc/contexts/``, named by the
 digest, so the path in a bake file is as deterministic as the hash (slcc/state/contexts.py
-writes them).
+writes them). A mapping's copy depends on nothing but its entries, and its tree digest is the
+hash of exactly those, so one copy per digest serves every flavor, step and mapping name.
 """
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ def step_context_dir(settings: Settings, flavor: Flavor, step: Step, step_hash: 
     return settings.state_dir / "contexts" / flavor.image_name / f"{step.name}-{step_hash.short}"
 
 
+SHARED_MAPPINGS = "_mappings"  # under .slcc/contexts/; a flavor's image name never starts with "_"
+
+
+def shared_mappings_dir(settings: Settings) -> Path:
+    return settings.state_dir / "contexts" / SHARED_MAPPINGS
+
+
 def mapping_dir(settings: Settings, flavor: Flavor, name: str, step_hash: StepHash) -> Path:
-    digest = step_hash.mappings[name].digest[:32]
-    return settings.state_dir / "contexts" / flavor.image_name / f"mapping-{name}-{digest}"
+    return shared_mappings_dir(settings) / step_hash.mappings[name].digest[:32]
 
 
 def context_of(settings: Settings, flavor: Flavor, step: Step, step_hash: StepHash) -> Path:

@@ -2,11 +2,14 @@
 
 Each is a copy of exactly the entries that were hashed, plus the extra files, written to
 a temporary directory and renamed into place, so a directory that exists is complete. Its
-name holds the digest, so an existing one is reused as is.
+name holds the digest, so an existing one is reused as is; when two writers race (an
+`emit-bake` beside a build, two flavors' mappings with the same digest), the first rename wins
+and the other's copy is dropped.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -50,10 +53,10 @@ def _publish(final: Path, fill: Iterable[tuple[TreeDigest, Path, str]], extra: M
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_bytes(data)
         os.replace(tmp, final)
-    except FileExistsError:
-        shutil.rmtree(tmp, ignore_errors=True)  # another process published it first
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) and final.is_dir():
+            return  # another process published it first (a non-empty directory: ENOTEMPTY on Linux)
         raise InputError(f"cannot write materialized context: {exc.strerror}", final) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ImageCleanup
-from tests.helpers import make_repo, run_slcc, write_files
+from tests.helpers import make_repo, run_slcc, two_flavors_sharing_a_file_mapping, write_files
 
 SLOW_APP = "FROM base\nCOPY --from=src . /src\nRUN sleep 120\n"
 FAST_APP = "FROM base\nCOPY --from=src . /src\nRUN true\n"
@@ -121,3 +121,25 @@ def test_two_clones_building_the_same_flavor_at_once_both_succeed(
     assert subprocess.run(["docker", "image", "inspect", goal], capture_output=True, check=False).returncode == 0
     again = run_slcc(second, "build", "demo", "--json", "--repository", repository)
     assert json.loads(again.stdout)["baked"] is False
+
+
+def test_concurrent_emits_and_a_build_of_two_flavors_share_one_mapping_copy(
+        tmp_path: Path, base_image: str, repository: str, image_cleanup: ImageCleanup) -> None:
+    repo = two_flavors_sharing_a_file_mapping(tmp_path / "repo")
+    env = {**os.environ, "SLCC_CA_BUNDLE": "none", "SLCC_REPOSITORY": repository}
+    emits = [subprocess.Popen([sys.executable, "-m", "slcc", "emit-bake", "-o", f"bake/all-{n}.hcl"], cwd=repo,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(3)]
+    build = run_slcc(repo, "build", "demo", "other", "--json", "--repository", repository)
+    for proc in emits:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    assert build.returncode == 0, build.stderr
+    report = json.loads(build.stdout)
+    image_cleanup.add(*(s["tag"] for s in report["steps"]))
+    [copy] = (repo / ".slcc/contexts/_mappings").iterdir()  # one copy, no temporary one left
+    assert [p.name for p in copy.iterdir()] == ["01_nodoc"]
+    apps = [s["tag"] for s in report["steps"] if s["step"] == "app"]
+    for tag in apps:
+        out = subprocess.run(["docker", "run", "--rm", tag, "cat", "/n"], capture_output=True, text=True, check=True)
+        assert out.stdout == "nodoc v1\n"
+    assert len(apps) == 2

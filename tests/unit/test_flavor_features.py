@@ -15,7 +15,14 @@ from slcc.loading.config import load_settings
 from slcc.loading.flavor import load_flavor
 from slcc.loading.project import open_project
 from slcc.state.contexts import materialize
-from tests.helpers import DEMO_FILES, fake_digests, flavor_images, make_repo, run_slcc
+from tests.helpers import (
+    DEMO_FILES,
+    fake_digests,
+    flavor_images,
+    make_repo,
+    run_slcc,
+    two_flavors_sharing_a_file_mapping,
+)
 
 TOML = "flavors/demo/flavor.toml"
 
@@ -108,9 +115,9 @@ def test_file_mapping_and_context_files_are_materialized(tmp_path: Path) -> None
     assert f'context = ".slcc/contexts/demo/app-{short}"' in text
     assert sorted(p.relative_to(context).as_posix() for p in context.rglob("*")) == [
         "Dockerfile", "etc", "etc/extra.txt"]
-    mapping = next((repo / ".slcc/contexts/demo").glob("mapping-nodoc-*"))
+    mapping = repo / ".slcc/contexts/_mappings" / hashes["demo"]["app"].mappings["nodoc"].digest[:32]
     assert [p.name for p in mapping.iterdir()] == ["01_nodoc"]
-    assert f'"nodoc" = ".slcc/contexts/demo/{mapping.name}"' in text
+    assert f'"nodoc" = ".slcc/contexts/_mappings/{mapping.name}"' in text
     before = digests(repo)
     (repo / "ext/01_nodoc").write_text("nodoc v2\n")
     after = digests(repo)
@@ -194,3 +201,52 @@ def test_clean_and_du_see_materialized_contexts(tmp_path: Path) -> None:
     contexts = [i for i in state_items(project, hashes, None) if ".slcc/contexts/" in i.name]
     assert sorted((i.group, i.current) for i in contexts) == [("demo/base", False), ("demo/base", True)]
     assert all(i.kind == "context" and i.size > 0 for i in contexts)  # clean's keep rules apply
+
+
+def test_a_mapping_shared_by_flavors_is_copied_once_per_content(tmp_path: Path) -> None:
+    from slcc.commands.copies import SHARED_MAPPINGS, context_items
+
+    repo = two_flavors_sharing_a_file_mapping(tmp_path)
+    project = open_project(repo, [], resolver=fake_digests)
+    hashes = project.hash_all()
+    digest = hashes["demo"]["app"].mappings["nodoc"].digest
+    assert hashes["other"]["app"].mappings["doc"].digest == digest
+    text = emit.emit_bake(emit.EmitRequest(project.flavors, hashes, project.settings))
+    materialize(project.settings, project.flavors, hashes)
+    assert [p.name for p in (repo / ".slcc/contexts").iterdir()] == ["_mappings"]  # nothing per flavor
+    [copy] = (repo / ".slcc/contexts/_mappings").iterdir()
+    assert copy.name == digest[:32] and (copy / "01_nodoc").read_text() == "nodoc v1\n"
+    assert f'"nodoc" = ".slcc/contexts/_mappings/{copy.name}"' in text
+    assert f'"doc" = ".slcc/contexts/_mappings/{copy.name}"' in text
+
+    (repo / "ext/01_nodoc").write_text("nodoc v2\n")
+    project = open_project(repo, [], resolver=fake_digests)
+    hashes = project.hash_all()
+    materialize(project.settings, project.flavors, hashes)
+    items = sorted(context_items(project, hashes, None), key=lambda i: i.current)
+    assert [(i.group, Path(i.name).name, i.current) for i in items] == [
+        (SHARED_MAPPINGS, copy.name, False), (SHARED_MAPPINGS, hashes["demo"]["app"].mappings["nodoc"].digest[:32], True)]
+    assert not list(context_items(project, hashes, ["demo"]))  # shared: not one flavor's to clean
+
+
+def test_a_copy_published_by_another_writer_meanwhile_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from slcc.emitting import materialized
+    from slcc.state import contexts
+
+    repo = two_flavors_sharing_a_file_mapping(tmp_path)
+    project = open_project(repo, ["demo"], resolver=fake_digests)
+    hashes = project.hash_all()
+    [flavor] = project.flavors
+    final = materialized.mapping_dir(project.settings, flavor, "nodoc", hashes["demo"]["app"])
+    copy_entries = contexts._copy_entries
+
+    def racing(tree: object, root: Path, into: Path) -> None:
+        if not final.exists():  # the other writer renames its whole copy into place first
+            final.mkdir(parents=True)
+            (final / "01_nodoc").write_text("nodoc v1\n")
+        copy_entries(tree, root, into)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(contexts, "_copy_entries", racing)
+    materialize(project.settings, project.flavors, hashes)
+    assert sorted(p.name for p in final.parent.iterdir()) == [final.name]  # no temporary copy left behind
+    assert (final / "01_nodoc").read_text() == "nodoc v1\n"
