@@ -8,8 +8,10 @@ per tag, in parallel. python-on-whales is used for the slower, rarer operations.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import selectors  # already loaded by subprocess: free on the no-op path
 import socket
 import subprocess
 import time
@@ -53,11 +55,19 @@ def _unix_get(sock: socket.socket, path: str) -> tuple[int, bytes]:
 
     A few lines instead of http.client, whose import (email, ssl) costs more than the no-op's query.
     """
-    sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+    sock.sendall(_get_request(path))
     chunks = []
     while chunk := sock.recv(65536):
         chunks.append(chunk)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return _parse_answer(path, b"".join(chunks))
+
+
+def _get_request(path: str) -> bytes:
+    return f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode()
+
+
+def _parse_answer(path: str, data: bytes) -> tuple[int, bytes]:
+    head, _, body = data.partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].split()
     if len(status_line) < 2 or not status_line[1].isdigit():
         raise OSError(f"Engine API {path}: not an HTTP answer: {head[:80]!r}")
@@ -72,6 +82,64 @@ def _api_request(path: str, timeout: float) -> tuple[int, bytes]:
         sock.settimeout(timeout)
         sock.connect(address)
         return _unix_get(sock, path)
+
+
+PARALLEL_REQUESTS = 16
+
+
+def _api_requests(paths: Sequence[str], timeout: float) -> list[tuple[int, bytes]]:
+    """``_api_request`` for each path, up to PARALLEL_REQUESTS at once, answers in order.
+
+    One connection per request and no threads: the daemon answers connections in parallel, so
+    n inspects cost about one round trip, not n (8 inspects on a loaded machine: 0.20-0.31 s
+    against 0.50-1.14 s one after the other). ``timeout``: the longest wait without any answer.
+    """
+    address = docker_socket()
+    if address is None:
+        raise OSError("DOCKER_HOST is not a unix socket")
+    answers: list[tuple[int, bytes]] = [(0, b"")] * len(paths)
+    todo = iter(enumerate(paths))
+    with selectors.DefaultSelector() as selector:
+        try:
+            for index, path in itertools.islice(todo, PARALLEL_REQUESTS):
+                _send(selector, address, index, path)
+            while selector.get_map():
+                events = selector.select(timeout)
+                if not events:
+                    raise TimeoutError(f"Engine API: no answer in {timeout:g} s")
+                for key, _ in events:
+                    if _receive(key, answers, paths):
+                        selector.unregister(key.fileobj)
+                        key.fileobj.close()  # type: ignore[union-attr]
+                        for index, path in itertools.islice(todo, 1):
+                            _send(selector, address, index, path)
+        finally:
+            for key in list(selector.get_map().values()):
+                key.fileobj.close()  # type: ignore[union-attr]
+    return answers
+
+
+def _send(selector: selectors.BaseSelector, address: str, index: int, path: str) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(address)
+        sock.sendall(_get_request(path))  # a few dozen bytes: the socket buffer takes them at once
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ, (index, []))
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _receive(key: selectors.SelectorKey, answers: list[tuple[int, bytes]], paths: Sequence[str]) -> bool:
+    """Read what arrived on one connection; True when the daemon has closed it (answer complete)."""
+    index, chunks = key.data
+    chunk = key.fileobj.recv(65536)  # type: ignore[union-attr]
+    if chunk:
+        chunks.append(chunk)
+        return False
+    answers[index] = _parse_answer(paths[index], b"".join(chunks))
+    return True
 
 
 def _api_get(path: str, timeout: float = 10.0) -> object:
@@ -153,9 +221,8 @@ def local_images(tags: Sequence[str], journal: CommandJournal | None = None) -> 
 def _inspect_labels(tags: Sequence[str], timeout: float = 10.0) -> dict[str, str | None]:
     """GET /images/TAG/json for each tag: 404 is absent, 200 gives the hash label."""
     found: dict[str, str | None] = {}
-    for tag in tags:
-        path = f"/images/{urllib.parse.quote(tag, safe='/:@')}/json"
-        status, body = _api_request(path, timeout)
+    paths = [f"/images/{urllib.parse.quote(tag, safe='/:@')}/json" for tag in tags]
+    for tag, path, (status, body) in zip(tags, paths, _api_requests(paths, timeout), strict=True):
         if status == 404:
             continue
         if status != 200:
