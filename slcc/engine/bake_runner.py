@@ -11,8 +11,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
+from slcc.engine.buildx_binary import standalone_buildx
 from slcc.engine.protocol import ENGINE_HINT, BakeOutcome, BakeRequest, CancelToken, CommandJournal, CommandRecord
 from slcc.engine.signals import interrupt_reason
 from slcc.errors import EngineError
@@ -20,11 +22,19 @@ from slcc.progress.bake_log import ProgressParser
 
 _STOP_WAITS = (15.0, 5.0, 5.0)  # seconds after SIGINT, SIGTERM and SIGKILL to bake's process group
 _POLL_SECONDS = 0.2  # how long a quiet bake goes before the cancel token is looked at again
+# The guard needs the standard library only: started isolated and without site (no venv .pth
+# files, no slcc package import), it is on bake's critical path for less time.
+GUARD = ("-I", "-S", str(Path(__file__).with_name("guard.py")))
 
 
-def bake_command(request: BakeRequest) -> list[str]:
-    context = ["--context", request.context] if request.context else []
-    cmd = ["docker", *context, "buildx", "bake", "-f", str(request.file), "--progress=plain"]
+def bake_command(request: BakeRequest, plugin: str | None = None) -> list[str]:
+    """The bake command line; ``plugin`` (the buildx binary) runs bake without the docker CLI
+    in front (slcc.engine.buildx_binary), except in another docker context (the CLI's flag)."""
+    if plugin and not request.context:
+        cmd = [plugin, "bake", "-f", str(request.file), "--progress=plain"]
+    else:
+        context = ["--context", request.context] if request.context else []
+        cmd = ["docker", *context, "buildx", "bake", "-f", str(request.file), "--progress=plain"]
     if request.builder:
         cmd += ["--builder", request.builder]
     if request.push:
@@ -38,7 +48,7 @@ def run_bake(request: BakeRequest, journal: CommandJournal, on_line: Callable[[s
              cancel: CancelToken | None = None) -> BakeOutcome:
     """Run bake, tee its output to ``request.log``, stop it cleanly on Ctrl-C or when ``cancel`` is set."""
     token = cancel or CancelToken()
-    command = bake_command(request)
+    command = bake_command(request, standalone_buildx())
     request.log.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     if shutil.which("docker") is None:
@@ -48,7 +58,7 @@ def run_bake(request: BakeRequest, journal: CommandJournal, on_line: Callable[[s
     try:
         # Own session: a terminal Ctrl-C reaches slcc only, and slcc stops bake deliberately.
         proc = subprocess.Popen(
-            [sys.executable, "-m", "slcc.engine.guard", *command], cwd=request.cwd, stdin=lifeline,
+            [sys.executable, *GUARD, *command], cwd=request.cwd, stdin=lifeline,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
             start_new_session=True, pass_fds=request.hold_fds, env={**os.environ, **request.variables},
         )

@@ -1,6 +1,6 @@
 """Runs a bake for slcc and makes sure it never outlives slcc, however slcc ends.
 
-    python -m slcc.engine.guard CMD...     (stdin: slcc's lifeline pipe)
+    python -I -S slcc/engine/guard.py CMD...     (stdin: slcc's lifeline pipe; standard library only)
 
 slcc starts this guard in a new session (so a terminal's Ctrl-C reaches slcc only) with the
 read end of a pipe as stdin, and keeps the write end. The guard runs CMD in its own process
