@@ -234,6 +234,7 @@ def test_bake_runner_keeps_benign_retries_in_the_log_but_not_as_errors(tmp_path:
     fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write(open({str(recorded)!r}).read())\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr("slcc.engine.bake_runner.standalone_buildx", lambda: None)  # through `docker`
     log = tmp_path / "run" / "build.log"
     seen: list[str] = []
     outcome = run_bake(BakeRequest(tmp_path / "bake.hcl", TARGETS, tmp_path, log), CommandJournal(), seen.append)

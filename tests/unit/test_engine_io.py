@@ -78,6 +78,12 @@ def test_a_bake_that_ignores_sigint_is_stopped_anyway(tmp_path: Path, monkeypatc
                     "print('#1 [internal] stubborn', flush=True)\ntime.sleep(600)\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    # ... and the buildx plugin slcc runs without the docker CLI (slcc.engine.buildx_binary).
+    plugin = tmp_path / "cfg" / "cli-plugins" / "docker-buildx"
+    plugin.parent.mkdir(parents=True)
+    plugin.write_bytes(fake.read_bytes())
+    plugin.chmod(fake.stat().st_mode)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "cfg"))
     monkeypatch.setattr("slcc.engine.bake_runner._STOP_WAITS", (0.5, 0.5, 5.0))
     token = CancelToken()
     journal = CommandJournal()
@@ -85,4 +91,4 @@ def test_a_bake_that_ignores_sigint_is_stopped_anyway(tmp_path: Path, monkeypatc
                        lambda line: token.cancel("watch-restart"), token)
     assert outcome.cancelled_by == "watch-restart" and outcome.returncode != 0
     assert "[slcc] bake stopped (watch-restart)" in (tmp_path / "build.log").read_text(encoding="utf-8")
-    assert journal.since(0)[0].argv[:2] == ("docker", "buildx")
+    assert journal.since(0)[0].argv[:2] == (str(plugin), "bake")
