@@ -88,7 +88,7 @@ def old_tags(count: int, start: int = 0) -> list[str]:
             for i in range(start, start + count)]
 
 
-def run_python3(ws: Path, work: Path, reps: int, tools: dict[str, bt.Tool],
+def run_python3(ws: Path, work: Path, reps: int, tools: dict[str, bt.Tool], log: bt.Log,
                 counts: Sequence[int] = (7, 500)) -> dict[str, dict[str, list[float]]]:
     """The python3 no-op of every tool with ``count`` old images in slcc's python3 repository.
 
@@ -102,10 +102,12 @@ def run_python3(ws: Path, work: Path, reps: int, tools: dict[str, bt.Tool],
             tool.build(ws)  # untimed: every tool's images exist
         for count in counts:
             made += _add_images(work, old_tags(count - len(made), len(made)))
+            log(f"  {count} old images in {bt.SLCC_REPOSITORY}/{bt.FLAVOR}")
             samples: dict[str, list[float]] = {name: [] for name in tools}
             for rep in range(reps):
                 for name in bt.rotated(list(tools), rep):
                     samples[name].append(tools[name].build(ws))
+                    log(f"  {name} #{rep + 1}: {samples[name][-1]:.2f} s")
             figures[str(count)] = samples
         slcc = tools["slcc"]
         if json.loads(bt.run([*slcc.argv, "--json"], ws, slcc.env).stdout)["baked"]:

@@ -154,7 +154,8 @@ def row_noop_images(ctx: Context) -> None:
     tools = {name: t for name, t in ctx.tools.items() if isinstance(t, bt.Tool)}
     bt.restore_client(ctx.ws)
     try:
-        py3 = bench_noop_images.run_python3(ctx.ws, ctx.config.work / "noop-images-python3", ctx.config.reps, tools)
+        py3 = bench_noop_images.run_python3(ctx.ws, ctx.config.work / "noop-images-python3", ctx.config.reps,
+                                                  tools, log)
     except (bt.ToolError, subprocess.TimeoutExpired) as exc:
         cell = "n/a: " + str(exc).splitlines()[0][:160]
         ctx.rows.append(Row("noop-images-python3", "no-op build (python3) with 7 / 500 old images", {"slcc": cell}))
