@@ -1,7 +1,7 @@
 """No-op cost against the number of old images in the flavor's repository (issue 9).
 
-A two-step flavor is built once; then its repository gets N extra images (distinct image
-ids, one LABEL each, made by one bake) and the no-op `slcc build` is timed. slcc asks the
+A two-step flavor is built once; then its repository gets N extra images (tags over DISTINCT
+images, one LABEL each, made by one bake) and the no-op `slcc build` is timed. slcc asks the
 daemon only about the tags its plan needs, so the figure should not depend on N. For
 comparison, the old way (listing the whole repository) is timed in-process as well.
 """
@@ -21,23 +21,40 @@ import bench_tools as bt
 from slcc.engine import docker
 from tests.helpers import BASE_IMAGE, make_repo
 
-BATCH = 50  # one bake of 500 targets lost its job in buildx 0.13 ("no such job"); batches do not
+DISTINCT = 10  # distinct old images; more old images are more tags of these
 
 
-def _add_images(work: Path, tags: Sequence[str]) -> list[str]:
-    """One image per tag (distinct ids: ``FROM busybox`` + a LABEL), built by bakes of BATCH targets."""
+def _add_images(work: Path, tags: Sequence[str], have: Sequence[str]) -> list[str]:
+    """Give every one of ``tags`` an image; return them.
+
+    Until DISTINCT images exist (``have`` are the tags made so far, the first DISTINCT of them
+    distinct images), new tags get new images (``FROM busybox`` + a LABEL, one bake); the rest are
+    more tags of those. Every tag is its own record in the daemon's image store, which is what
+    slcc's per-tag queries and the old repository listing walk; deleting a distinct image costs the
+    daemon seconds (containerd's garbage collection), untagging ~0.1 s.
+    """
     work.mkdir(parents=True, exist_ok=True)
-    for first in range(0, len(tags), BATCH):
-        batch = list(enumerate(tags))[first:first + BATCH]
+    build = list(tags[:max(0, DISTINCT - len(have))])
+    if build:
         targets = "\n".join(
-            f'target "t{i}" {{\n  dockerfile-inline = "FROM {BASE_IMAGE}\\nLABEL slcc.bench.n={i}-{tag}\\n"\n'
+            f'target "t{i}" {{\n  dockerfile-inline = "FROM {BASE_IMAGE}\\nLABEL slcc.bench.old={tag}\\n"\n'
             f'  context = "."\n  tags = ["{tag}"]\n  output = ["type=docker"]\n}}'
-            for i, tag in batch)
-        group = ", ".join(f'"t{i}"' for i, _ in batch)
+            for i, tag in enumerate(build))
+        group = ", ".join(f'"t{i}"' for i in range(len(build)))
         (work / "images.hcl").write_text(f'group "default" {{\n  targets = [{group}]\n}}\n{targets}\n',
                                          encoding="utf-8")
         bt.run(["docker", "buildx", "bake", "-f", "images.hcl", "--progress=quiet"], work, timeout=3600)
+    sources = [*have, *build][:DISTINCT]
+    for i, tag in enumerate(tags[len(build):]):
+        bt.run(["docker", "tag", sources[i % len(sources)], tag], work)
     return list(tags)
+
+
+def remove_tags(tags: Sequence[str]) -> None:
+    """Untag the extra tags first (fast), then the DISTINCT images' own tags (which deletes them)."""
+    order = [*tags[DISTINCT:], *tags[:DISTINCT]]
+    for first in range(0, len(order), 100):
+        subprocess.run(["docker", "image", "rm", "-f", *order[first:first + 100]], capture_output=True, check=False)
 
 
 def _noop(repo: Path, repository: str, reps: int) -> list[float]:
@@ -69,13 +86,14 @@ def run(work: Path, reps: int, counts: Sequence[int] = (7, 500)) -> dict[str, li
     made: list[str] = []
     try:
         for count in counts:
-            made += _add_images(work, [f"{repository}/demo:old-{i}" for i in range(len(made), count)])
+            made += _add_images(work, [f"{repository}/demo:old-{i}" for i in range(len(made), count)], made)
             figures[f"noop_{count}_s"] = _noop(repo, repository, reps)
             figures[f"list_{count}_s"] = [_list_repository(repository)]
     finally:
+        remove_tags(made)
         listed = subprocess.run(["docker", "image", "ls", "-q", "--filter", f"reference={repository}/demo"],
                                 capture_output=True, text=True, check=False).stdout.split()
-        if listed:
+        if listed:  # the flavor's own two images
             subprocess.run(["docker", "image", "rm", "-f", *sorted(set(listed))], capture_output=True, check=False)
     return figures
 
@@ -101,7 +119,7 @@ def run_python3(ws: Path, work: Path, reps: int, tools: dict[str, bt.Tool], log:
         for tool in tools.values():
             tool.build(ws)  # untimed: every tool's images exist
         for count in counts:
-            made += _add_images(work, old_tags(count - len(made), len(made)))
+            made += _add_images(work, old_tags(count - len(made), len(made)), made)
             log(f"  {count} old images in {bt.SLCC_REPOSITORY}/{bt.FLAVOR}")
             samples: dict[str, list[float]] = {name: [] for name in tools}
             for rep in range(reps):
@@ -113,6 +131,5 @@ def run_python3(ws: Path, work: Path, reps: int, tools: dict[str, bt.Tool], log:
         if json.loads(bt.run([*slcc.argv, "--json"], ws, slcc.env).stdout)["baked"]:
             raise bt.ToolError("the python3 no-op started a bake")
     finally:
-        for first in range(0, len(made), 100):
-            subprocess.run(["docker", "image", "rm", "-f", *made[first:first + 100]], capture_output=True, check=False)
+        remove_tags(made)
     return figures
