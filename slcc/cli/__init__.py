@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from slcc import __version__
+from slcc.cli.options import STDERR, fail
 from slcc.engine import signals
 from slcc.errors import SlccError
 
@@ -92,32 +93,33 @@ class SlccGroup(click.Group):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
         signals.install()  # SIGTERM and SIGHUP end slcc like Ctrl-C, with 143 and 129
+        token = STDERR.set(None)  # each invocation starts with text lines
+        try:
+            return self._main(args, prog_name, **extra)
+        finally:
+            STDERR.reset(token)
+
+    def _main(self, args: Sequence[str] | None, prog_name: str | None, **extra: Any) -> Any:
         try:
             return super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
-            click.echo(f"slcc: error: {_usage_line(exc)}", err=True)
-            sys.exit(2)
+            fail(_usage_line(exc), 2)
         except click.ClickException as exc:
-            click.echo(f"slcc: error: {' '.join(exc.format_message().split())}", err=True)
-            sys.exit(exc.exit_code)
+            fail(" ".join(exc.format_message().split()), exc.exit_code)
         except click.exceptions.Abort as exc:  # click's wrapper around KeyboardInterrupt
-            click.echo("slcc: interrupted", err=True)
             cause = exc.__cause__
-            sys.exit(signals.exit_code(cause) if isinstance(cause, KeyboardInterrupt) else 130)
+            fail("interrupted", signals.exit_code(cause) if isinstance(cause, KeyboardInterrupt) else 130)
         except SlccError as exc:
-            click.echo(f"slcc: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            fail(str(exc), exc.exit_code)
         except KeyboardInterrupt as exc:
-            click.echo("slcc: interrupted", err=True)
-            sys.exit(signals.exit_code(exc))
+            fail("interrupted", signals.exit_code(exc))
         except Exception as exc:
             cancelled = _cancelled(exc)
             if cancelled is None:
                 raise
-            click.echo("slcc: interrupted", err=True)
-            sys.exit(cancelled.exit_code)
+            fail("interrupted", cancelled.exit_code)
 
 
 def _short_help(entry: LazyCommand, limit: int) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from slcc.cli.options import build_io, load_project, progress_option, project_options
+from slcc.cli.options import build_io, echo_err, load_project, progress_option, project_options
 from slcc.vocabulary import Progress
 
 
@@ -27,7 +27,7 @@ def test_cmd(flavor: str | None, step: str | None, progress: Progress, **kwargs:
     project = load_project(kwargs, [flavor] if flavor else [])
     result = run_tests(project, step, progress, build_io())
     for line in result.output:
-        click.echo(f"  | {line}", err=True)
+        echo_err(f"  | {line}")
     click.echo(result.summary())
     if not result.passed:
         sys.exit(1)  # not click.exceptions.Exit: with standalone_mode=False click returns its code

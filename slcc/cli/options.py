@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -17,16 +18,38 @@ from slcc.vocabulary import CacheBackend, Progress, Scope, choices
 if TYPE_CHECKING:
     from slcc.commands.build import BuildIO
     from slcc.loading.project import Project
+    from slcc.output.diagnostics import Diagnostics
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Text lines, or JSON events once a command's --progress is json (every stderr line then parses);
+# SlccGroup.main resets it per invocation (tests invoke many in one process).
+STDERR: ContextVar[Diagnostics | None] = ContextVar("slcc_stderr", default=None)
+
+
+def _write_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def stderr() -> Diagnostics:
+    """What the CLI writes on stderr besides bake's progress, as text or JSON events."""
+    from slcc.output.diagnostics import TextDiagnostics  # noqa: PLC0415 - a command's --help loads none of this
+
+    return STDERR.get() or TextDiagnostics(_write_err)
+
 
 def warn(message: str) -> None:
-    click.echo(f"slcc: warning: {message}", err=True)
+    stderr().warning(message)
 
 
 def echo_err(line: str) -> None:
-    click.echo(line, err=True)
+    stderr().message(line)
+
+
+def fail(message: str, exit_code: int) -> NoReturn:
+    """The last line (``message``: "<file or option>: <problem>", or "interrupted"), then exit."""
+    stderr().error(message, exit_code)
+    sys.exit(exit_code)
 
 
 def project_options(func: F) -> F:
@@ -52,11 +75,22 @@ def project_options(func: F) -> F:
     return func
 
 
+def _progress_stderr(ctx: click.Context, param: click.Parameter, value: Progress) -> Progress:
+    """--progress json: from here on every stderr line is a JSON event (warnings and errors too)."""
+    if value == "json":
+        from slcc.output.diagnostics import JsonDiagnostics  # noqa: PLC0415
+
+        STDERR.set(JsonDiagnostics(_write_err))
+    return value
+
+
 progress_option = click.option(
     "--progress", type=click.Choice(choices(Progress)), default="auto", show_default=True,
+    callback=_progress_stderr,
     help="auto: a live view, one row per step, on a terminal (plain lines when not a terminal or "
     "TERM=dumb); plain: a line per instruction a step starts, its output and how the step ended; json: one "
-    "JSON object per event (step, status, instruction, timing) on stderr; quiet: none. See docs/build-view.md.")
+    "JSON object per line on stderr (steps, warnings, messages, the summary, the error); quiet: none. "
+    "See docs/build-view.md.")
 
 builder_option = click.option(
     "--builder", help="buildx builder (default: the local daemon's). Any other builder checks "

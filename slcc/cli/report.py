@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from slcc.cli.options import stderr
+
 if TYPE_CHECKING:
     from slcc.commands.build import BuildReport
-    from slcc.progress.records import StepFailure
 
 
 def print_table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> None:
@@ -37,17 +38,22 @@ def show_report(report: BuildReport, as_json: bool) -> None:
         ("STEP", "STATUS", "SECONDS", "TAG"),
     )
     click.echo(summary(report))
+    show_stderr(report)
+
+
+def show_stderr(report: BuildReport) -> None:
+    """Why steps were rebuilt, the failure, and (JSON events only) the summary, on stderr."""
+    from slcc.output.diagnostics import Summary  # noqa: PLC0415
+
+    out = stderr()
     for step in report.steps:
         if step.why and step.status in ("built", "failed"):
-            click.echo(f"  {step.flavor}/{step.step}: {'; '.join(step.why)}", err=True)
+            out.reasons(f"{step.flavor}/{step.step}", step.why)
     for step in report.steps:
         if step.failure is not None:
-            show_failure(step.failure)
-
-
-def show_failure(failure: StepFailure) -> None:
-    """The failing step, its instruction, its last output lines; the error line then names the log."""
-    click.echo(f"\nstep {failure.flavor}/{failure.step} failed at `{failure.instruction}`", err=True)
-    for line in failure.output:
-        click.echo(f"  | {line}", err=True)
-    click.echo(f"  {failure.error}", err=True)
+            out.failure(step.failure)
+    statuses: dict[str, int] = {}
+    for step in report.steps:
+        statuses[step.status] = statuses.get(step.status, 0) + 1
+    out.summary(Summary(report.ok, statuses, report.seconds, report.scope, report.baked,
+                        str(report.log) if report.log else None, report.error))

@@ -50,6 +50,8 @@ def watch_cmd(flavor: str | None, goals: tuple[str, ...], debounce: int, settle:
     def show(cycle: Cycle) -> None:
         if as_json:
             click.echo(json.dumps(cycle.as_json()))
-        click.echo(cycle.line(), err=as_json)
+            echo_err(cycle.line())
+        else:
+            click.echo(cycle.line())
 
     watch(project, options, WatchOutput(show, echo_err, warn, sys.stderr), DockerEngine())

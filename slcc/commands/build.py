@@ -444,10 +444,10 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
                           context=context, no_cache=options.no_cache,
                           push=(options.push or planned.remote is not None) and planned.registry_ok,
                           variables=emit.variable_values(settings), hold_fds=(lock_fd,))
-    io.echo(f"building {len(targets)} step(s): {', '.join(f'{f}/{s}' for f, s in sorted(plan.stale))}")
     tracker = BuildTracker(_start_rows(plan), _candidates(project, plan), targets, time.monotonic())
     view = make_view(options.progress, io.echo, io.terminal)
     try:
+        view.begin([f"{f}/{s}" for f, s in sorted(plan.stale)])
         _show(view, tracker.start())
         outcome = io.engine.bake(request, lambda line: _show(view, tracker.feed(line, time.monotonic())), io.cancel)
         _show(view, tracker.finish(outcome.returncode == 0 and not outcome.cancelled_by, time.monotonic()))

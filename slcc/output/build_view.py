@@ -27,14 +27,25 @@ def live_capable(stream: TextIO | None, environ: Mapping[str, str] | None = None
 
 
 def make_view(mode: Progress, echo: Callable[[str], None], terminal: TextIO | None) -> ProgressView:
-    """auto: live on a capable terminal, else plain lines; plain adds instruction output."""
+    """auto: live on a capable terminal, else plain lines; plain adds instruction output.
+
+    json writes its events straight to ``terminal`` (the CLI's stderr), where ``echo`` would
+    wrap each line as a message event; without one, through ``echo``.
+    """
     if mode == "quiet":
-        return QuietView()
+        return QuietView(echo)
     if mode == "json":
-        return JsonView(echo)
+        return JsonView(_line_writer(terminal) if terminal is not None else echo)
     if mode == "auto" and live_capable(terminal):
         from slcc.output.live_view import LiveView  # noqa: PLC0415 - the terminal library only when live
 
         assert terminal is not None
         return LiveView(terminal)
     return LinesView(echo, output=mode == "plain")
+
+
+def _line_writer(stream: TextIO) -> Callable[[str], None]:
+    def write(line: str) -> None:
+        stream.write(line + "\n")
+        stream.flush()  # a consumer reads events as they happen
+    return write

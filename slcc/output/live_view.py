@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
@@ -38,6 +39,9 @@ class LiveView:
         self.live = Live(console=self.console, get_renderable=self._render, refresh_per_second=_REFRESH_PER_SECOND,
                          transient=True, redirect_stdout=False)
         self.live.start()
+
+    def begin(self, steps: Sequence[str]) -> None:
+        pass  # the header counts the steps and the rows name them: no line above the view
 
     def show(self, event: StepEvent) -> None:
         if event.output is not None:

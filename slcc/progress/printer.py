@@ -6,13 +6,26 @@ target buildx happened to label it with. The live terminal view is slcc.output.l
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from slcc.progress.events import event_line
 from slcc.progress.records import StepEvent
 
 
+def building_line(steps: Sequence[str]) -> str:
+    """The plain line announcing a bake: how many steps and which (flavor/step)."""
+    return f"building {len(steps)} step(s): {', '.join(steps)}"
+
+
 class QuietView:
+    """No progress; only the line saying what the bake builds."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self.echo = echo
+
+    def begin(self, steps: Sequence[str]) -> None:
+        self.echo(building_line(steps))
+
     def show(self, event: StepEvent) -> None:
         pass
 
@@ -27,6 +40,9 @@ class LinesView:
         self.echo = echo
         self.output = output
 
+    def begin(self, steps: Sequence[str]) -> None:
+        self.echo(building_line(steps))
+
     def show(self, event: StepEvent) -> None:
         if (line := step_line(event, self.output)) is not None:
             self.echo(line)
@@ -36,13 +52,17 @@ class LinesView:
 
 
 class JsonView:
-    """One JSON object per event: step, status, instruction, timing (and ``output`` lines)."""
+    """One JSON object per line through ``write``: the bake's steps ("building"), then one "step"
+    event per change (status, instruction, timing, and ``output`` lines)."""
 
-    def __init__(self, echo: Callable[[str], None]) -> None:
-        self.echo = echo
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+
+    def begin(self, steps: Sequence[str]) -> None:
+        self.write(event_line("building", {"steps": list(steps)}))
 
     def show(self, event: StepEvent) -> None:
-        self.echo(json.dumps(event.as_json()))
+        self.write(event_line("step", event.as_json()))
 
     def close(self) -> None:
         pass

@@ -21,6 +21,9 @@ from slcc.progress.records import StepEvent, StepRow, StepState, VertexEvent, Ve
 class ProgressView(Protocol):
     """Where a build's step events go: a live terminal view, plain lines, JSON lines."""
 
+    def begin(self, steps: Sequence[str]) -> None:
+        """The bake starts building these steps (flavor/step)."""
+
     def show(self, event: StepEvent) -> None: ...
 
     def close(self) -> None: ...

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,6 +103,9 @@ def test_every_step_has_a_row_and_each_running_instruction_its_owner(repo: Path,
     final = "\n".join(run.final)
     assert "STEP" in final and "3 steps: 3 built" in final
     assert not COLOR.search(run.raw)  # NO_COLOR: styles at most, no colours
+    # The live header says what is built; no "building N step(s)" line stays above the view.
+    assert any(line.startswith("building 3 steps: ") for frame in run.frames for line in frame)
+    assert b"step(s)" not in run.raw
 
 
 def test_a_failing_step_shows_its_instruction_and_output_inline(repo: Path, repository: str) -> None:
@@ -122,6 +126,7 @@ def test_a_dumb_terminal_gets_plain_lines(repo: Path, repository: str) -> None:
     assert run.returncode == 0, run.text()
     text = run.raw.decode(errors="replace")
     assert f"[demo/app] {LOOP}" in text and f"[demo/tool] {TOOL}" in text
+    assert "building 3 step(s): demo/app, demo/base, demo/tool" in text
     assert "\x1b[" not in text  # no cursor movement, no styles
 
 
@@ -171,3 +176,39 @@ def test_ctrl_c_during_the_live_view_gives_the_terminal_back(repo: Path, reposit
     assert "slcc: interrupted" in "\n".join(run.final)
     hide, show = b"\x1b[?25l", b"\x1b[?25h"  # rich hides the cursor while it draws
     assert hide in run.raw and run.raw.rindex(show) > run.raw.rindex(hide)
+
+
+def json_lines(stderr: str) -> list[dict[str, Any]]:
+    """Every line of a --progress json run's stderr, parsed: a line that is not one object fails."""
+    events = []
+    for line in stderr.splitlines():
+        event = json.loads(line)
+        assert isinstance(event, dict) and isinstance(event.get("event"), str), line
+        events.append(event)
+    return events
+
+
+def test_json_progress_makes_every_stderr_line_one_event(repo: Path, image_cleanup: ImageCleanup) -> None:
+    # A registry that does not answer: the build warns and goes on with the local store.
+    repository = f"127.0.0.1:1/slcct{uuid.uuid4().hex[:10]}"
+    image_cleanup.add(*(row["tag"] for row in json.loads(run_slcc(repo, "hash", "demo", "--json", "--repository",
+                                                                  repository).stdout)))
+    built = run_slcc(repo, "build", "demo", "--repository", repository, "--progress", "json", "--json")
+    assert built.returncode == 0, built.stderr
+    events = json_lines(built.stderr)
+    assert events[0]["event"] == "warning" and "127.0.0.1:1" in events[0]["message"]
+    assert {"event": "building", "steps": ["demo/app", "demo/base", "demo/tool"]} in events
+    assert {e["step"] for e in events if e["event"] == "step" and e["status"] == "done"} == set(OWN)
+    report = json.loads(built.stdout)  # --json: the report on stdout, as without json progress
+    assert report["ok"] and [s["status"] for s in report["steps"]] == ["built"] * 3
+
+    (repo / "flavors/demo/tool/Dockerfile").write_text(f"FROM base\n{TOOL}; echo tool-boom; exit 3\n",
+                                                        encoding="utf-8")
+    failed = run_slcc(repo, "build", "demo", "--repository", repository, "--progress", "json")
+    assert failed.returncode == 1, failed.stderr
+    events = json_lines(failed.stderr)
+    assert [e["event"] for e in events[-4:]] == ["reason", "failure", "summary", "error"]
+    assert events[-4]["step"] == "demo/tool" and events[-3]["step"] == "demo/tool"
+    assert "tool-boom" in events[-3]["output"] and events[-1]["exit_code"] == 1
+    assert not events[-2]["ok"] and events[-2]["statuses"] == {"failed": 1, "fresh-local": 2}
+    assert "demo/tool  failed" in failed.stdout  # the report table stays on stdout
