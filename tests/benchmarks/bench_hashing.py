@@ -1,5 +1,8 @@
 """Hashing throughput: cold and warm 10,000-file trees, and one 512 MiB file vs raw BLAKE3.
 
+Warm figures replay directory records (slcc/hashing/dirrecord.py); wall clock on a loaded
+machine varies two- to three-fold, so compare with ``valgrind --tool=callgrind`` instructions.
+
 ``run(workdir)`` returns flat figures (seconds, MB/s, counts) for tests/benchmarks/run.py;
 ``python tests/benchmarks/bench_hashing.py [WORKDIR]`` prints them as a table.
 """
@@ -86,6 +89,7 @@ def bench_tree(workdir: Path) -> dict[str, float]:
     walk_s = _best(lambda: hash_tree(root, cache=warm_cache), 5)
     ignore_s = _best(lambda: hash_tree(root, cache=warm_cache, ignore=ignore), 5)
     nocache_s = _best(lambda: hash_tree(root), 3)
+    edit_s = _after_an_edit(root, warm_cache)
     return {
         "tree_files": float(sum(e.kind == "file" for e in cold.entries)),
         "tree_cold_s": cold_s,
@@ -93,9 +97,22 @@ def bench_tree(workdir: Path) -> dict[str, float]:
         "tree_warm_s": warm_s,
         "tree_warm_walk_only_s": walk_s,
         "tree_warm_with_ignore_s": ignore_s,
+        "tree_warm_after_edit_s": edit_s,
         "statcache_load_s": load_s,
         "statcache_bytes": float(cache_path.stat().st_size),
     }
+
+
+def _after_an_edit(root: Path, cache: StatCache) -> float:
+    """Re-hash after one file changed: its directory (100 files) is walked entry by entry again,
+    every other directory is replayed from its record. Content is restored afterwards."""
+    edited = root / "d0" / "s0" / "f0.txt"
+    original = edited.read_bytes()
+    edited.write_bytes(original + b"edit")
+    try:
+        return _best(lambda: hash_tree(root, cache=cache), 5)
+    finally:
+        edited.write_bytes(original)
 
 
 def _raw_blake3(data: bytes) -> tuple[float, float]:
