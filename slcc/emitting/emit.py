@@ -66,9 +66,23 @@ def local_cache_dir(settings: Settings, flavor: str, step: str) -> Path:
     return settings.state_dir / "cache" / flavor / step
 
 
-def _cache(settings: Settings, flavor: str, step: str) -> tuple[hcl.Expression, hcl.Expression]:
+@dataclass(frozen=True)
+class _Common:
+    """What every target of one file shares, worked out once (path arithmetic is most of an emit)."""
+
+    cache_dir: str  # local_cache_dir without flavor and step, relative to the repository root
+    secret: list[str] | None  # the CA bundle as BuildKit secret 'ca'
+
+    @classmethod
+    def of(cls, settings: Settings) -> _Common:
+        root = settings.repo_root
+        secret = [f"id=ca,{csv_field('src=' + _host_file(settings.ca_bundle, root))}"] if settings.ca_bundle else None
+        return cls(_rel(settings.state_dir / "cache", root), secret)
+
+
+def _cache(common: _Common, flavor: str, step: str) -> tuple[hcl.Expression, hcl.Expression]:
     """cache-from and cache-to: calls of the file's cache functions, so SLCC_CACHE can switch them."""
-    directory = _rel(local_cache_dir(settings, flavor, step), settings.repo_root)
+    directory = f"{common.cache_dir}/{flavor}/{step}"  # local_cache_dir: flavor and step names have no "/"
     return (
         # Image names are lower case (a flavor name may not be).
         hcl.call("slcc_cache_from", flavor.lower(), step, csv_field("src=" + directory)),
@@ -159,7 +173,8 @@ def _pinned_images(step_hash: StepHash) -> dict[str, str]:
     return pinned
 
 
-def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[tuple[str, str], str]) -> str:
+def _target(request: EmitRequest, common: _Common, flavor: Flavor, step: Step,
+            names: Mapping[tuple[str, str], str]) -> str:
     settings = request.settings
     root = settings.repo_root
     step_hash = request.hashes[flavor.name][step.name]
@@ -174,8 +189,7 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[tup
         contexts[mapping] = _rel(materialized.mapping_of(settings, flavor, mapping, step_hash), root)
     context = materialized.context_of(settings, flavor, step, step_hash)
     contexts.update(_pinned_images(step_hash))
-    cache_from, cache_to = _cache(settings, flavor.name, step.name)
-    secret = [f"id=ca,{csv_field('src=' + _host_file(settings.ca_bundle, root))}"] if settings.ca_bundle else None
+    cache_from, cache_to = _cache(common, flavor.name, step.name)
     # buildx 0.13 has no `description` attribute (0.16+), so it goes into a comment.
     comment = f"# {step.name}: {' '.join(step.description.split())}\n" if step.description else ""
     return comment + hcl.block(
@@ -193,7 +207,7 @@ def _target(request: EmitRequest, flavor: Flavor, step: Step, names: Mapping[tup
             ("platforms", list(flavor.platforms) or None),
             ("cache-from", cache_from),
             ("cache-to", cache_to),
-            ("secret", secret),
+            ("secret", common.secret),
             # Provenance would record build args (transparent ones included) in image
             # metadata and make digests differ between identical builds.
             ("attest", ["type=provenance,disabled=true"]),
@@ -221,6 +235,7 @@ def emit_bake(request: EmitRequest) -> str:
         "# Run from the repository root: docker buildx bake -f <this file> [TARGET...]\n"
     ]
     group_names: list[str] = []
+    common = _Common.of(request.settings)
     for flavor in request.flavors:
         included = [s for s in flavor.steps.values() if request.only is None or (flavor.name, s.name) in request.only]
         if not included:
@@ -230,6 +245,6 @@ def emit_bake(request: EmitRequest) -> str:
         # A full file groups each flavor's goals; a build file groups exactly what it builds.
         members = flavor.goals if request.only is None else [s.name for s in included]
         parts.append(hcl.block("group", group, [("targets", [names[StepKey(flavor.name, m)] for m in members])]))
-        parts.extend(_target(request, flavor, step, names) for step in included)
+        parts.extend(_target(request, common, flavor, step, names) for step in included)
     parts[1:1] = [*_preamble(request.settings), hcl.block("group", "default", [("targets", group_names)])]
     return "\n".join(parts)

@@ -80,6 +80,8 @@ class _Directives:
 
     def continuation(self, line: str) -> tuple[str, bool]:
         """``line`` without its continuation escape, and whether the logical line ends here."""
+        if not line.rstrip(" \t").endswith(self.escape):
+            return line, True  # most lines: no pattern to compile or search
         e = re.escape(self.escape)
         match = re.search(rf"(^|[^{e}]){e}[ \t]*$", line)
         if match is None:

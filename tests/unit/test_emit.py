@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from slcc.emitting.emit import EmitRequest, emit_bake, target_names
+from slcc.emitting.emit import EmitRequest, emit_bake, local_cache_dir, target_names
 from slcc.errors import InputError
 from slcc.hashing.stephash import FlavorHasher
 from slcc.loading.config import load_settings
@@ -92,3 +92,16 @@ def test_target_name_collisions_are_errors(tmp_path: Path) -> None:
     flavors = [load_flavor(repo, "a.b"), load_flavor(repo, "a_b")]
     with pytest.raises(InputError, match="collides"):
         target_names(flavors)
+
+
+def test_each_targets_local_cache_is_local_cache_dir_even_outside_the_repository(tmp_path: Path) -> None:
+    # The directory is worked out once per file; it must still be the one `slcc build` checks per step.
+    repo = make_repo(tmp_path / "repo")
+    settings = load_settings(repo, {"ca_bundle": "none"}, environ={"SLCC_STATE_DIR": str(tmp_path / "state")})
+    flavor = load_flavor(repo, "demo")
+    text = emit_bake(EmitRequest([flavor], {"demo": FlavorHasher(images=fake_digests(flavor_images(flavor))).hash_flavor(flavor)}, settings))
+    for step in ("base", "app"):
+        expected = os.path.relpath(local_cache_dir(settings, "demo", step), repo)
+        assert expected == f"../state/cache/demo/{step}"
+        assert f'cache-from = slcc_cache_from("demo", "{step}", "src={expected}")' in text
+        assert f'cache-to = slcc_cache_to("demo", "{step}", "dest={expected}")' in text
