@@ -72,11 +72,36 @@ class StepHash:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    """One file, directory or symlink of a tree in a hash manifest.
+
+    Stored as ``{path: "kind:mark:digest"}`` (mark ``x`` or ``-``, the executable bit): the
+    path is the key and never split, and the digest, a symlink's target, may itself hold ':'.
+    """
+
+    path: str
+    kind: str  # file, dir or symlink (treehash.EntryKind)
+    executable: bool
+    digest: str  # BLAKE3 hex for files, the target for symlinks, "" for dirs
+
+    def encoded(self) -> str:
+        return f"{self.kind}:{'x' if self.executable else '-'}:{self.digest}"
+
+    @classmethod
+    def parse(cls, path: str, value: object) -> ManifestEntry | None:
+        """The entry stored under ``path``; None when ``value`` is not in this format (an older manifest)."""
+        if not isinstance(value, str):
+            return None
+        parts = value.split(":", 2)
+        if len(parts) != 3 or not parts[0] or parts[1] not in ("x", "-"):
+            return None
+        return cls(path, parts[0], parts[1] == "x", parts[2])
+
+
 def _tree_manifest(tree: TreeDigest) -> dict[str, Any]:
-    files = {}
-    for entry in tree.entries:
-        mark = "x" if entry.executable else "-"
-        files[entry.path] = f"{entry.kind}:{mark}:{entry.digest}"
+    files = {entry.path: ManifestEntry(entry.path, entry.kind, entry.executable, entry.digest).encoded()
+             for entry in tree.entries}
     return {"digest": tree.digest, "files": files}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from slcc.hashing.stephash import ManifestEntry
 from slcc.keydiff import key_changes
 
 Manifest = Mapping[str, Any]
@@ -17,20 +18,26 @@ def _tree_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> li
     old_files, new_files = old.get("files", {}), new.get("files", {})
     changes = []
     for path in sorted(set(old_files) | set(new_files)):
-        before, after = old_files.get(path), new_files.get(path)
-        if before == after:
-            continue
-        if before is None:
+        if path not in old_files:
             changes.append(f"{label}: added {path}")
-        elif after is None:
+        elif path not in new_files:
             changes.append(f"{label}: removed {path}")
-        elif before.split(":")[1] != after.split(":")[1] and before.split(":")[2] == after.split(":")[2]:
-            changes.append(f"{label}: executable bit of {path}")
-        else:
-            changes.append(f"{label}: changed {path}")
+        elif old_files[path] != new_files[path]:
+            before, after = ManifestEntry.parse(path, old_files[path]), ManifestEntry.parse(path, new_files[path])
+            changes.append(f"{label}: {_entry_change(path, before, after)}")
     if len(changes) > MAX_FILES:
         changes = [*changes[:MAX_FILES], f"{label}: ... and {len(changes) - MAX_FILES} more"]
     return changes
+
+
+def _entry_change(path: str, before: ManifestEntry | None, after: ManifestEntry | None) -> str:
+    """How the entry at ``path`` changed (its stored value differs)."""
+    if before is not None and after is not None:
+        if before.kind != after.kind:
+            return f"{path} is now a {after.kind} (was a {before.kind})"
+        if before.executable != after.executable and before.digest == after.digest:
+            return f"executable bit of {path}"
+    return f"changed {path}"  # an entry of an older format (None) is compared as a whole
 
 
 def _map_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from slcc.hashing.stephash import ManifestEntry, _tree_manifest
+from slcc.hashing.treehash import hash_tree
 from slcc.planning.explain import MAX_FILES, reasons
 
 A, B = "a" * 64, "b" * 64
@@ -121,3 +124,49 @@ def test_many_changed_files_are_summarised() -> None:
     out = reasons(previous, current)
     assert out[:MAX_FILES] == [f"context: added f{i:02}" for i in range(MAX_FILES)]
     assert out[MAX_FILES:] == ["context: ... and 5 more"]
+
+
+def _tree(root: Path) -> dict[str, Any]:
+    """A real tree's part of a manifest, as a build stores it."""
+    return {"context": _tree_manifest(hash_tree(root))}
+
+
+def _diff(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    return reasons({**_manifest(), **previous}, {**_manifest(), **current, "hash": "h1"})
+
+
+def test_paths_and_link_targets_holding_colons_diff_right(tmp_path: Path) -> None:
+    """A path is a key and never split; a symlink's target is the stored value's last field."""
+    (tmp_path / "dir:1").mkdir()
+    script = tmp_path / "dir:1" / "run:me.sh"
+    script.write_text("echo hi\n", encoding="utf-8")
+    (tmp_path / "link").symlink_to("x:y:z")
+    before = _tree(tmp_path)
+    assert before["context"]["files"]["link"] == "symlink:-:x:y:z"
+    script.chmod(0o755)
+    assert _diff(before, _tree(tmp_path)) == ["context: executable bit of dir:1/run:me.sh"]
+    (tmp_path / "link").unlink()
+    (tmp_path / "link").symlink_to("x:y:w")
+    script.write_text("echo changed\n", encoding="utf-8")
+    assert _diff(before, _tree(tmp_path)) == ["context: changed dir:1/run:me.sh", "context: changed link"]
+    (tmp_path / "link").unlink()
+    (tmp_path / "link").write_text("x:y:z", encoding="utf-8")
+    assert "context: link is now a file (was a symlink)" in _diff(before, _tree(tmp_path))
+
+
+@pytest.mark.parametrize(("value", "entry"), [
+    ("file:x:" + A, ManifestEntry("p:q", "file", True, A)),
+    ("symlink:-:a:b", ManifestEntry("p:q", "symlink", False, "a:b")),
+    ("dir:-:", ManifestEntry("p:q", "dir", False, "")),
+    (A, None), ("file:?:" + A, None), (":-:" + A, None), (7, None),
+], ids=["file", "link-with-colons", "dir", "bare-digest", "bad-mark", "no-kind", "not-text"])
+def test_a_manifest_entry_reads_back_what_was_written(value: object, entry: ManifestEntry | None) -> None:
+    assert ManifestEntry.parse("p:q", value) == entry
+    if entry is not None:
+        assert entry.encoded() == value
+
+
+def test_entries_of_an_older_format_are_compared_whole_not_crashed_on() -> None:
+    old = {"context": {"digest": "c0", "files": {"a:b": "deadbeef", "same": "x"}}}
+    new = {"context": {"digest": "c1", "files": {"a:b": "feedface", "same": "x"}}}
+    assert _diff(old, new) == ["context: changed a:b"]
