@@ -98,6 +98,11 @@ class StatCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def directories(self) -> int:
+        """How many directory records the cache holds."""
+        return len(self._dirs)
+
     def lookup(self, abspath: str, st: os.stat_result) -> str | None:
         """The cached hex digest of ``abspath`` if its stat signature is unchanged."""
         entry = self._entries.get(abspath)
