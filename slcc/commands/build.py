@@ -261,7 +261,9 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd:
     run = _Run(project, planned, options, io, state, state.new_run() if planned.plan.stale else None)
     outcome = _run_bake(project, planned, options, run.run_dir, io, lock_fd) if run.run_dir else None
     with signals.deferred():  # a second Ctrl-C must not lose the results or report.json
-        report, outcome = _conclude(run, outcome, results, mark)
+        settled = _settle(run, outcome, results) if outcome is not None else None
+        outcome = settled.outcome if settled else None
+        report = _conclude(run, settled, results, mark)
         report = replace(report, seconds=round(time.monotonic() - start, 2), warnings=tuple(warnings))
         if run.run_dir:
             write_text_atomic(run.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n")
@@ -304,15 +306,12 @@ class _Run:
         return self.run_dir / "build.log" if self.run_dir else None
 
 
-def _conclude(run: _Run, outcome: BakeOutcome | None, planned: dict[StepKey, StepResult],
-              mark: int) -> tuple[BuildReport, BakeOutcome | None]:
-    """After the bake (if any): record results, push, load; the report (seconds and warnings
-    still to be filled in) and the outcome as counted."""
-    results, error = dict(planned), None
-    if outcome is not None and run.log is not None:
-        settled = _settle(run, outcome, planned)
-        outcome, error = settled.outcome, settled.error
-        results.update(settled.results)
+def _conclude(run: _Run, settled: _Settled | None, planned: Mapping[StepKey, StepResult],
+              mark: int) -> BuildReport:
+    """After the bake (``settled``, if one ran): push, load; the report (seconds and warnings
+    still to be filled in)."""
+    results = {**planned, **(settled.results if settled else {})}
+    error = settled.error if settled else None
     pushed: tuple[str, ...] = ()
     if error is None and run.options.push:
         if run.planned.registry_ok:
@@ -327,10 +326,11 @@ def _conclude(run: _Run, outcome: BakeOutcome | None, planned: dict[StepKey, Ste
     report = BuildReport(ok=error is None, steps=tuple(results.values()), seconds=0.0,
                          baked=run.run_dir is not None, run_dir=run.run_dir, log=run.log, error=error,
                          pushed=pushed, scope=run.project.settings.scope)
-    if outcome is not None:  # the bake's wall time and BuildKit's own span in it (slcc.progress.timings)
-        buildkit = outcome.progress.buildkit
-        report = replace(report, bake_seconds=outcome.seconds, buildkit_seconds=buildkit.span if buildkit else None)
-    return report, outcome
+    if settled is not None:  # the bake's wall time and BuildKit's own span in it (slcc.progress.timings)
+        buildkit = settled.outcome.progress.buildkit
+        report = replace(report, bake_seconds=settled.outcome.seconds,
+                         buildkit_seconds=buildkit.span if buildkit else None)
+    return report
 
 
 @dataclass(frozen=True, slots=True)
