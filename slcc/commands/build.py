@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from slcc.commands import push
 from slcc.commands.builders import bake_target, remote_builder
 from slcc.engine import signals
 from slcc.engine.protocol import (
@@ -27,7 +26,6 @@ from slcc.errors import EngineError, InputError, SlccError
 from slcc.loading.config import Settings
 from slcc.loading.project import Hashes, Project
 from slcc.model import Flavor
-from slcc.planning import explain
 from slcc.planning.plan import Plan, PlannedStep, forced_steps, make_plan
 from slcc.state.atomic import write_text_atomic
 from slcc.state.store import State
@@ -206,6 +204,8 @@ def _registry_fault(exc: EngineError, options: BuildOptions, remote: BuilderInfo
 
 
 def _why(state: State, planned: PlannedStep) -> list[str]:
+    from slcc.planning import explain  # noqa: PLC0415 - a no-op has no stale step to explain
+
     if planned.forced:
         return ["forced rebuild"]
     return explain.reasons(state.last_manifest(planned.flavor, planned.step), planned.hash.manifest())
@@ -396,6 +396,8 @@ def _push_after_build(project: Project, planned: PlannedBuild, goals: Sequence[s
                       io: BuildIO) -> tuple[str, ...]:
     """With --push (and a registry that answered), every step the goals need that the registry
     lacks is pushed (bake pushed what it built); the tags pushed."""
+    from slcc.commands import push  # noqa: PLC0415 - only with --push
+
     items = push.candidates(project, planned.hashes, goals, all_steps=False)
     results = push.push_lacking(items, push.local_tags(project, io.engine), io.engine, io.echo)
     if missing := [f"{r.flavor}/{r.step}" for r in results if r.status == "missing"]:

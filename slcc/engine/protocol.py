@@ -12,10 +12,12 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from slcc.errors import EngineError
-from slcc.progress.bake_log import BakeProgress
+
+if TYPE_CHECKING:  # loaded once a bake runs: a no-op build needs no progress parser
+    from slcc.progress.bake_log import BakeProgress
 
 ENGINE_HINT = "start it with `make engine` (or `bash slcc/resources/engine.sh`)"
 
@@ -134,11 +136,17 @@ class BakeRequest:
     variables: Mapping[str, str] = field(default_factory=dict)
 
 
+def _no_progress() -> BakeProgress:
+    from slcc.progress.bake_log import BakeProgress  # noqa: PLC0415 - see the import above
+
+    return BakeProgress()
+
+
 @dataclass(frozen=True)
 class BakeOutcome:
     returncode: int
     seconds: float
-    progress: BakeProgress = field(default_factory=BakeProgress)
+    progress: BakeProgress = field(default_factory=_no_progress)
     cancelled_by: CancelReason | None = None
     signum: int | None = None  # the signal, when cancelled_by is "signal"
 

@@ -25,7 +25,9 @@ from tests.helpers import make_repo, run_slcc
 # Modules a no-op must not import: each is only needed once something is stale (or for a registry).
 NOT_ON_NOOP = ("python_on_whales", "rich", "http.client", "ssl", "concurrent.futures", "tempfile", "shutil",
                "slcc.engine.bake_runner", "slcc.engine.registry", "slcc.emitting.emit",
-               "slcc.output.build_view", "slcc.progress.tracker", "slcc.progress.attribution")
+               "slcc.output.build_view", "slcc.progress.tracker", "slcc.progress.attribution",
+               "slcc.progress.bake_log", "slcc.progress.records", "slcc.commands.push", "slcc.commands.lock",
+               "slcc.planning.explain")
 
 
 @pytest.fixture
