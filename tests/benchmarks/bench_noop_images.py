@@ -107,29 +107,39 @@ def old_tags(count: int, start: int = 0) -> list[str]:
 
 
 def run_python3(ws: Path, work: Path, reps: int, tools: dict[str, bt.Tool], log: bt.Log,
-                counts: Sequence[int] = (7, 500)) -> dict[str, dict[str, list[float]]]:
+                counts: Sequence[int] = (7, 500)) -> dict[str, dict[str, list[float]] | str]:
     """The python3 no-op of every tool with ``count`` old images in slcc's python3 repository.
 
     The workspace must hold a built python3 (the noop row's warm-up). Per count, the tools take
-    turns (order rotating per repetition). The old tags are removed afterwards.
+    turns (order rotating per repetition) and slcc must start no bake; a count that fails gets
+    its error (and stops the row). The old tags are removed afterwards.
     """
     made: list[str] = []
-    figures: dict[str, dict[str, list[float]]] = {}
+    figures: dict[str, dict[str, list[float]] | str] = {}
     try:
         for tool in tools.values():
             tool.build(ws)  # untimed: every tool's images exist
         for count in counts:
-            made += _add_images(work, old_tags(count - len(made), len(made)), made)
-            log(f"  {count} old images in {bt.SLCC_REPOSITORY}/{bt.FLAVOR}")
-            samples: dict[str, list[float]] = {name: [] for name in tools}
-            for rep in range(reps):
-                for name in bt.rotated(list(tools), rep):
-                    samples[name].append(tools[name].build(ws))
-                    log(f"  {name} #{rep + 1}: {samples[name][-1]:.2f} s")
-            figures[str(count)] = samples
-        slcc = tools["slcc"]
-        if json.loads(bt.run([*slcc.argv, "--json"], ws, slcc.env).stdout)["baked"]:
-            raise bt.ToolError("the python3 no-op started a bake")
+            try:
+                made += _add_images(work, old_tags(count - len(made), len(made)), made)
+                log(f"  {count} old images in {bt.SLCC_REPOSITORY}/{bt.FLAVOR}")
+                figures[str(count)] = _python3_noops(ws, reps, tools, log)
+            except (bt.ToolError, subprocess.TimeoutExpired) as exc:
+                figures[str(count)] = "n/a: " + str(exc).splitlines()[0][:160]
+                log(f"  {count} old images failed: {exc}")
+                break
     finally:
         remove_tags(made)
     return figures
+
+
+def _python3_noops(ws: Path, reps: int, tools: dict[str, bt.Tool], log: bt.Log) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {name: [] for name in tools}
+    for rep in range(reps):
+        for name in bt.rotated(list(tools), rep):
+            samples[name].append(tools[name].build(ws))
+            log(f"  {name} #{rep + 1}: {samples[name][-1]:.2f} s")
+    slcc = tools["slcc"]
+    if json.loads(bt.run([*slcc.argv, "--json"], ws, slcc.env).stdout)["baked"]:
+        raise bt.ToolError("the python3 no-op started a bake")
+    return samples

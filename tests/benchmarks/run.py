@@ -161,10 +161,13 @@ def row_noop_images(ctx: Context) -> None:
         ctx.rows.append(Row("noop-images-python3", "no-op build (python3) with 7 / 500 old images", {"slcc": cell}))
     else:
         for count, samples in py3.items():
+            label = f"no-op build (python3), {count} old images in slcc's repository"
+            if isinstance(samples, str):
+                ctx.rows.append(Row(f"noop-python3-{count}", label, {"slcc": samples}))
+                continue
             cells: dict[str, Cell] = {name: bt.median(v) for name, v in samples.items()}
             cells.update({name: t for name, t in ctx.tools.items() if isinstance(t, str)})
-            ctx.rows.append(Row(f"noop-python3-{count}", f"no-op build (python3), {count} old images in slcc's repository",
-                                cells, note="old images: extra <step>-<hash> tags (busybox + LABEL)", samples=samples))
+            ctx.rows.append(Row(f"noop-python3-{count}", label, cells, note="old images: <step>-<hash> tags over 10 distinct busybox + LABEL images", samples=samples))
     log("row noop-images: 2-step flavor with 7 and 500 extra images in its repository")
     try:
         f = bench_noop_images.run(ctx.config.work / "noop-images", ctx.config.reps)
