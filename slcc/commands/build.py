@@ -266,7 +266,8 @@ def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd:
         report = _conclude(run, settled, results, mark)
         report = replace(report, seconds=round(time.monotonic() - start, 2), warnings=tuple(warnings))
         if run.run_dir:
-            write_text_atomic(run.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n")
+            write_text_atomic(run.run_dir / "report.json", json.dumps(report.as_json(), indent=2) + "\n",
+                              durable=False)  # the run's own record: no fsync on the edit loop's path
     if outcome is not None and outcome.cancelled_by:
         raise Cancelled(outcome.cancelled_by, outcome.signum)
     if not report.ok:
@@ -436,8 +437,9 @@ def _run_bake(project: Project, planned: PlannedBuild, options: BuildOptions, ru
     if settings.cache_backend == "local":
         for flavor, step in sorted(plan.stale):
             localcache.discard_if_corrupt(emit.local_cache_dir(settings, flavor, step), io.warn)
+    # Read by the bake started next; a crash loses the run anyway: no fsync before bake starts.
     write_text_atomic(bake_file, emit.emit_bake(emit.EmitRequest(
-        project.flavors, planned.hashes, settings, only=plan.stale, revision=revision)))
+        project.flavors, planned.hashes, settings, only=plan.stale, revision=revision)), durable=False)
     names = emit.target_names(project.flavors)
     targets = tuple(names[s.key] for s in plan.steps if s.key in plan.stale)
     # The file's variable defaults are these settings; the environment must not override them.
