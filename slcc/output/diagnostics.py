@@ -2,7 +2,8 @@
 rebuilt, a failure, the build's summary and the final error.
 
 As text lines, or, with ``--progress json``, one JSON object per line (``"event"`` says which),
-so that every line of that run's stderr parses; docs/build-view.md lists the events.
+so that every line of that run's stderr parses except slcc's own last error line, which is
+text in every mode; docs/build-view.md lists the events.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class TextDiagnostics:
         pass
 
     def error(self, message: str, exit_code: int) -> None:
-        self.write("slcc: interrupted" if message == "interrupted" else f"slcc: error: {message}")
+        self.write(error_line(message))
 
 
 class JsonDiagnostics:
@@ -101,4 +102,11 @@ class JsonDiagnostics:
         self.write(event_line("summary", summary.as_json()))
 
     def error(self, message: str, exit_code: int) -> None:
-        self.write(event_line("error", {"message": message, "exit_code": exit_code}))
+        """Text in every mode: scripts and people look for ``slcc: error:`` as slcc's last line
+        (as cargo's own errors stay text under --message-format json); a failed build's summary
+        event before it carries the error too."""
+        self.write(error_line(message))
+
+
+def error_line(message: str) -> str:
+    return "slcc: interrupted" if message == "interrupted" else f"slcc: error: {message}"

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 # docs/build-view.md lists each event's fields.
-EventKind = Literal["building", "step", "message", "warning", "reason", "failure", "summary", "error"]
+EventKind = Literal["building", "step", "message", "warning", "reason", "failure", "summary"]
 
 
 def event_line(kind: EventKind, fields: Mapping[str, object]) -> str:
