@@ -16,7 +16,7 @@ import json
 import urllib.parse
 from collections.abc import Callable, Sequence
 
-from slcc.engine.docker import _api_request, docker_socket
+from slcc.engine.docker import _api_requests, docker_socket
 from slcc.engine.protocol import ENGINE_HINT, RegistryUnavailable
 from slcc.errors import EngineError, InputError
 from slcc.loading.imageref import DIGEST, ImageRef, parse_image_ref
@@ -24,17 +24,22 @@ from slcc.loading.imageref import DIGEST, ImageRef, parse_image_ref
 Warn = Callable[[str], None]
 
 
-def local_digest(name: str, timeout: float = 10.0) -> str | None:
-    """The image's digest in the daemon's store, or None when the store has no such image."""
+def local_digests(names: Sequence[str], timeout: float = 10.0) -> dict[str, str | None]:
+    """Each image's digest in the daemon's store (None: the store has no such image), asked all at once."""
     sock = docker_socket()
     if sock is None:
         raise EngineError("DOCKER_HOST is not a unix socket: slcc asks the daemon over its unix socket")
+    paths = [f"/images/{urllib.parse.quote(name, safe='/:@')}/json" for name in names]
     try:
-        status, body = _api_request(f"/images/{urllib.parse.quote(name, safe='/:@')}/json", timeout)
+        answers = _api_requests(paths, timeout) if paths else []
     except (FileNotFoundError, ConnectionRefusedError):
         raise EngineError(f"cannot reach the Docker daemon at {sock}; {ENGINE_HINT}") from None
     except OSError as exc:
-        raise EngineError(f"the Docker daemon did not answer about image {name} ({exc})") from None
+        raise EngineError(f"the Docker daemon did not answer about image {', '.join(names)} ({exc})") from None
+    return {name: _store_digest(name, status, body) for name, (status, body) in zip(names, answers, strict=True)}
+
+
+def _store_digest(name: str, status: int, body: bytes) -> str | None:
     if status == 404:
         return None
     if status != 200:
@@ -91,9 +96,10 @@ def image_digests(names: Sequence[str], warn: Warn, strict: bool = False) -> dic
         with ThreadPoolExecutor(max_workers=min(8, len(remote))) as pool:
             digests = pool.map(lambda r: _from_registry(r, warn, strict, faults), remote)
             found = dict(zip([r.text for r in remote], digests, strict=True))
+    local = local_digests([name for name in refs if not found.get(name)])
     result: dict[str, str] = {}
     for name, ref in refs.items():
-        digest = found.get(name) or local_digest(name)
+        digest = found.get(name) or local[name]
         if digest is None and name in faults:
             raise EngineError(f"image {name}: {faults[name]}, and the local image store does not have it")
         if digest is None:

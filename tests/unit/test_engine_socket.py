@@ -1,4 +1,5 @@
-"""The no-op's image inspects over the Engine API socket: all at once, answers matched to tags.
+"""The no-op's image inspects over the Engine API socket: all at once, answers matched to tags
+(step tags and their hash labels; external images and their digests).
 
 A small daemon stand-in on a unix socket answers ``GET /images/TAG/json``. Parallelism is
 shown by a barrier the handlers wait on together (requests sent one after the other could
@@ -11,14 +12,15 @@ import json
 import socket
 import socketserver
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from slcc.engine import docker
-from slcc.errors import EngineError
+from slcc.engine import docker, image_digests
+from slcc.errors import EngineError, InputError
 
 Answer = tuple[int, dict[str, object]]
 
@@ -165,3 +167,38 @@ def test_no_daemon_is_an_engine_error(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'missing.sock'}")
     with pytest.raises(EngineError, match="cannot reach the Docker daemon"):
         docker.local_images(["slcc/f:s-x"])
+
+
+DIGEST_OF = {name: "sha256:" + f"{i:x}" * 64 for i, name in enumerate(["base:1", "tool:2", "other:3"], 1)}
+
+
+def store(path: str) -> Answer:
+    """The daemon's image store: base, tool and other are there (their Id is their digest)."""
+    name = urllib.parse.unquote(tag_of(path))
+    if name == "odd:1":
+        return 200, {"Id": "not-a-digest"}
+    return (200, {"Id": DIGEST_OF[name]}) if name in DIGEST_OF else (404, {"message": "No such image"})
+
+
+def test_external_image_digests_are_asked_at_once(daemon: Callable[..., FakeDaemon]) -> None:
+    together = threading.Barrier(3, timeout=20)
+
+    def answer(path: str) -> Answer:
+        together.wait()
+        return store(path)
+
+    daemon(answer)
+    assert image_digests.local_digests(["base:1", "tool:2", "missing:9"]) == {
+        "base:1": DIGEST_OF["base:1"], "tool:2": DIGEST_OF["tool:2"], "missing:9": None,
+    }
+
+
+def test_external_image_faults(daemon: Callable[..., FakeDaemon]) -> None:
+    daemon(store)
+    assert image_digests.image_digests(["other:3", "base:1"], warn=lambda _m: None) == {
+        "other:3": DIGEST_OF["other:3"], "base:1": DIGEST_OF["base:1"],
+    }
+    with pytest.raises(InputError, match="image missing:9 is not in the local image store"):
+        image_digests.image_digests(["base:1", "missing:9"], warn=lambda _m: None)
+    with pytest.raises(EngineError, match="id of unexpected form"):
+        image_digests.local_digests(["odd:1"])
