@@ -6,7 +6,9 @@ loads its own module and what it needs, never another command's (lock, push, ser
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +91,14 @@ def test_root_help_lists_commands_as_click_would(width: int) -> None:
     click.Group.format_commands(cli.main, ctx, eager)  # click's own: imports every command to ask it
     assert ours.getvalue() == eager.getvalue()
     assert "  plan " in ours.getvalue()
+
+
+def test_every_command_in_the_package_is_in_the_table() -> None:
+    """A command defined in slcc/cli/ but missing from COMMANDS would silently not exist."""
+    listed = {(entry.module, entry.attribute) for entry in cli.COMMANDS.values()}
+    defined = set()
+    for info in pkgutil.iter_modules(cli.__path__):
+        module = importlib.import_module(f"slcc.cli.{info.name}")
+        defined |= {(info.name, name) for name, value in vars(module).items()
+                    if isinstance(value, click.Command) and getattr(value.callback, "__module__", None) == module.__name__}
+    assert defined == listed
