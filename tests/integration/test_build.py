@@ -15,24 +15,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import ImageCleanup, LocalRegistry
-from tests.helpers import make_repo, run_slcc, write_files
+from tests.helpers import run_slcc, write_files
 
 Build = Callable[..., dict[str, Any]]
 
 
 def image_exists(tag: str) -> bool:
     return subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False).returncode == 0
-
-
-@pytest.fixture
-def repo(tmp_path: Path, base_image: str) -> Path:
-    return make_repo(tmp_path / "repo")
-
-
-@pytest.fixture
-def repository() -> str:
-    """A repository name no other test uses, so every test starts with no fresh images."""
-    return f"slcct{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

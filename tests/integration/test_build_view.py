@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import ImageCleanup
-from tests.helpers import make_repo, run_slcc
+from tests.helpers import run_slcc
+from tests.integration.conftest import DemoRepoFactory, RepositoryFactory
 from tests.terminal import TerminalRun, run_in_terminal
 
 SAME = "RUN echo same-line; sleep 1; echo done > /b"
@@ -57,20 +58,13 @@ COLOR = re.compile(rb"\x1b\[[0-9;]*(?:3[0-9]|9[0-7]|4[0-9])(?:;[0-9;]*)?m")
 
 
 @pytest.fixture
-def repo(tmp_path: Path, base_image: str) -> Path:
-    # A nonce in base's first layer: BuildKit's cache outlives the images a session removes, and a
-    # cached RUN never shows as running, so every run must really execute its instructions.
-    nonce = {"flavors/demo/base/hello.txt": f"hello {uuid.uuid4().hex}\n"}
-    return make_repo(tmp_path / "repo", {**FILES, **nonce})
+def repo(demo_repo: DemoRepoFactory) -> Path:
+    return demo_repo(FILES, nonce=True)  # a cached RUN never shows as running: every run must execute
 
 
 @pytest.fixture
-def repository(repo: Path, image_cleanup: ImageCleanup) -> str:
-    """A fresh repository name; every image tag it can get is removed after the session."""
-    name = f"slcct{uuid.uuid4().hex[:10]}"
-    hashes = run_slcc(repo, "hash", "demo", "--json", "--repository", name)
-    image_cleanup.add(*(row["tag"] for row in json.loads(hashes.stdout)))
-    return name
+def repository(repo: Path, new_repository: RepositoryFactory) -> str:
+    return new_repository(clean_up_tags_of=repo)
 
 
 def terminal_build(repo: Path, repository: str, **env: str) -> TerminalRun:

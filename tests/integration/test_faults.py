@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -24,16 +23,6 @@ from tests.helpers import make_repo, run_slcc, two_flavors_sharing_a_file_mappin
 SLOW_APP = "FROM base\nCOPY --from=src . /src\nRUN sleep 120\n"
 FAST_APP = "FROM base\nCOPY --from=src . /src\nRUN true\n"
 GONE_WITHIN = 5.0  # seconds; measured well under 2 s (see the lane note), with room for a loaded machine
-
-
-@pytest.fixture
-def repo(tmp_path: Path, base_image: str) -> Path:
-    return make_repo(tmp_path / "repo")
-
-
-@pytest.fixture
-def repository() -> str:
-    return f"slcct{uuid.uuid4().hex[:10]}"
 
 
 def bake_processes(marker: Path) -> list[int]:

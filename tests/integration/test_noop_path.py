@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,8 @@ import pytest
 from slcc.engine import docker
 from slcc.hashing.statcache import RACY_NS
 from tests.conftest import ImageCleanup
-from tests.helpers import make_repo, run_slcc
+from tests.helpers import run_slcc
+from tests.integration.conftest import RepositoryFactory
 
 # Modules a no-op must not import: each is only needed once something is stale (or for a registry).
 NOT_ON_NOOP = ("python_on_whales", "rich", "http.client", "ssl", "concurrent.futures", "tempfile", "shutil",
@@ -31,16 +31,8 @@ NOT_ON_NOOP = ("python_on_whales", "rich", "http.client", "ssl", "concurrent.fut
 
 
 @pytest.fixture
-def repo(tmp_path: Path, base_image: str) -> Path:
-    return make_repo(tmp_path / "repo")
-
-
-@pytest.fixture
-def repository(repo: Path, image_cleanup: ImageCleanup) -> str:
-    name = f"slcct{uuid.uuid4().hex[:10]}"
-    hashes = run_slcc(repo, "hash", "demo", "--json", "--repository", name)
-    image_cleanup.add(*(row["tag"] for row in json.loads(hashes.stdout)))
-    return name
+def repository(repo: Path, new_repository: RepositoryFactory) -> str:
+    return new_repository(clean_up_tags_of=repo)
 
 
 def _tags(repo: Path, repository: str) -> dict[str, tuple[str, str]]:

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,19 +15,9 @@ import pytest
 
 from slcc.state.store import KEEP_RUNS
 from tests.conftest import ImageCleanup
-from tests.helpers import make_repo, run_slcc
+from tests.helpers import run_slcc
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
-
-
-@pytest.fixture
-def repo(tmp_path: Path, base_image: str) -> Path:
-    return make_repo(tmp_path / "repo")
-
-
-@pytest.fixture
-def repository() -> str:
-    return f"slcct{uuid.uuid4().hex[:10]}"
 
 
 def build(repo: Path, repository: str, cleanup: ImageCleanup, *args: str,
