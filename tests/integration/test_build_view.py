@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ImageCleanup
-from tests.helpers import run_slcc
+from tests.helpers import DEMO_FILES, run_slcc
 from tests.integration.conftest import DemoRepoFactory, RepositoryFactory
 from tests.terminal import TerminalRun, run_in_terminal
 
@@ -29,20 +29,9 @@ SAME = "RUN echo same-line; sleep 1; echo done > /b"
 LOOP = "RUN for i in 1 2 3; do echo app-out $i; sleep 1; done"
 TOOL = "RUN echo tool-out; sleep 2"
 FILES = {
-    "flavors/demo/flavor.toml": """\
-[flavor]
-goals = ["app", "tool"]
-[args]
-BASE = "slcc-test/busybox:1"
-[mappings]
-src = "../../src"
-[steps.base]
-[steps.app]
-depends = ["base"]
-mappings = ["src"]
-[steps.tool]
-depends = ["base"]
-""",
+    # The demo flavor plus a step "tool" on base, and both of base's dependents as goals.
+    "flavors/demo/flavor.toml": DEMO_FILES["flavors/demo/flavor.toml"].replace(
+        'goals = ["app"]', 'goals = ["app", "tool"]') + '\n[steps.tool]\ndepends = ["base"]\n',
     "flavors/demo/base/Dockerfile": f"ARG BASE\nFROM ${{BASE}}\nCOPY hello.txt /hello.txt\n{SAME}\n",
     "flavors/demo/app/Dockerfile": f"FROM base\nCOPY --from=src . /src\n{SAME}\n{LOOP}\n",
     "flavors/demo/tool/Dockerfile": f"FROM base\n{TOOL}\n",

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import ImageCleanup, LocalRegistry, _registry_binary
 from tests.helpers import git, git_mapping_toml, git_source_repo, make_repo, run_slcc, write_files
+from tests.integration.conftest import DemoRepoFactory
 
 
 def local_tags(repository: str) -> set[str]:
@@ -44,10 +45,8 @@ def five_builds(repo: Path, repository: str, image_cleanup: ImageCleanup, *extra
 
 
 def test_keep_one_after_five_builds_removes_exactly_the_older_images(
-    tmp_path: Path, base_image: str, image_cleanup: ImageCleanup,
+    repo: Path, repository: str, image_cleanup: ImageCleanup,
 ) -> None:
-    repo = make_repo(tmp_path / "repo")
-    repository = f"slcct{uuid.uuid4().hex[:10]}"
     built = five_builds(repo, repository, image_cleanup)
     assert (len(built["app"]), len(built["base"])) == (5, 2)
     current = {s["tag"] for s in slcc_json(repo, "hash", "demo", "--repository", repository)}
@@ -70,11 +69,10 @@ def test_keep_one_after_five_builds_removes_exactly_the_older_images(
 
 
 def test_all_removes_only_what_slcc_built_and_waits_for_the_build_lock(
-    tmp_path: Path, base_image: str, image_cleanup: ImageCleanup,
+    demo_repo: DemoRepoFactory, repository: str, image_cleanup: ImageCleanup,
 ) -> None:
     # A base no other test has: the daemon untags an image a container uses when it has other tags.
-    repo = make_repo(tmp_path / "repo", {"flavors/demo/base/hello.txt": f"{uuid.uuid4()}\n"})
-    repository = f"slcct{uuid.uuid4().hex[:10]}"
+    repo = demo_repo(nonce=True)
     report = slcc_json(repo, "build", "demo", "--repository", repository, "--cache", "local")  # a cache to clean
     app = next(s["tag"] for s in report["steps"] if s["step"] == "app")
     image_cleanup.add(*(s["tag"] for s in report["steps"]))
@@ -171,10 +169,8 @@ def test_clean_registry_then_garbage_collect_frees_blobs_and_current_images_pull
 
 
 def test_clean_killed_midway_leaves_a_store_the_next_build_and_clean_accept(
-    tmp_path: Path, base_image: str, image_cleanup: ImageCleanup,
+    repo: Path, repository: str, image_cleanup: ImageCleanup,
 ) -> None:
-    repo = make_repo(tmp_path / "repo")
-    repository = f"slcct{uuid.uuid4().hex[:10]}"
     for n in (1, 2, 3):
         write_files(repo, {"src/main.txt": f"main v{n}\n"})
         image_cleanup.add(*(s["tag"] for s in slcc_json(repo, "build", "demo", "--repository", repository)["steps"]))
@@ -197,14 +193,14 @@ def test_clean_killed_midway_leaves_a_store_the_next_build_and_clean_accept(
 
 
 def test_clean_removes_stale_git_checkouts_and_contexts_but_not_what_the_tree_or_lock_needs(
-    tmp_path: Path, base_image: str, image_cleanup: ImageCleanup,
+    tmp_path: Path, demo_repo: DemoRepoFactory, repository: str, image_cleanup: ImageCleanup,
 ) -> None:
     """Three commits built in scope main, a base step with a materialized context that changes each
     time, and slcc.lock pinning the first commit: clean --keep 1 keeps that one and the current."""
     source = git_source_repo(tmp_path / "client-src")
     toml = git_mapping_toml(str(source)).replace("[steps.base]\n", '[steps.base]\nfiles = { "extra.txt" = "../../x.txt" }\n')
-    repo = make_repo(tmp_path / "repo", {"flavors/demo/flavor.toml": toml, "src/main.txt": None})
-    env = ("--repository", f"slcct{uuid.uuid4().hex[:10]}", "--scope", "main")
+    repo = demo_repo({"flavors/demo/flavor.toml": toml, "src/main.txt": None})
+    env = ("--repository", repository, "--scope", "main")
     commits = []
     for n in (1, 2, 3):
         if n > 1:
