@@ -13,7 +13,10 @@ BASE_IMAGES := bash slcc/resources/base-images.sh
 
 all: test
 
+# Byte-compile slcc after every setup: with PYTHONDONTWRITEBYTECODE set (as on some CI machines)
+# Python never writes .pyc files itself, and every slcc run would compile its modules again.
 setup: $(STAMP)
+	@$(PY) -m compileall -q slcc
 
 # Reinstall only when pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
