@@ -9,6 +9,7 @@ three lines, so the figures are slcc's per-step overhead, not file I/O.
 from __future__ import annotations
 
 import shutil
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -87,7 +88,7 @@ def bench_size(work: Path, steps: int, reps: int) -> tuple[dict[str, float], lis
     warm = [_phases(root, name) for _ in range(reps)]
     result = {f"first_{k}": v for k, v in first.items()}
     for key in warm[0]:
-        result[key] = sorted(w[key] for w in warm)[len(warm) // 2]
+        result[key] = statistics.median(w[key] for w in warm)
     result["steps"] = float(steps)
     return result, [w["total_s"] for w in warm]
 

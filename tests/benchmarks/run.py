@@ -448,7 +448,7 @@ def render_markdown(rows: Sequence[Row], meta: dict[str, object]) -> str:
     return "\n".join([*lines, "", *info]) + "\n"
 
 
-def write_outputs(ctx: Context, meta: dict[str, object]) -> None:
+def write_outputs(ctx: Context, meta: dict[str, object], quiet: bool = False) -> None:
     out = ctx.config.out
     out.mkdir(parents=True, exist_ok=True)
     data = {
@@ -462,7 +462,8 @@ def write_outputs(ctx: Context, meta: dict[str, object]) -> None:
     }
     (out / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     (out / "results.md").write_text(render_markdown(ctx.rows, meta), encoding="utf-8")
-    log(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+    if not quiet:
+        log(f"wrote {out / 'results.json'} and {out / 'results.md'}")
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -522,18 +523,24 @@ def main(argv: Sequence[str]) -> int:
     ctx = Context(config, ws, tools)
     log(f"rows: {', '.join(n for n in ROWS if n in config.only)}; estimated {estimate_minutes(config):.0f} min "
         f"(--reps {config.reps}, --cold-reps {config.cold_reps}, load now {bt.load()[0]:.1f} on {os.cpu_count()} CPUs)")
+    versions = bt.versions(exaslct_version)
+
+    def meta(done: bool) -> dict[str, object]:
+        return {
+            "command": shlex.join(["python", "tests/benchmarks/run.py", *argv]),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "total_seconds": f"{time.time() - started:.0f}",
+            "complete": "yes" if done else "no: rows still to run",
+            "versions": versions,
+            "machine": bt.machine(),
+        }
+
     for name in ROWS:
         if name in config.only:
             run_row(ctx, name)
-    meta: dict[str, object] = {
-        "command": shlex.join(["python", "tests/benchmarks/run.py", *argv]),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "total_seconds": f"{time.time() - started:.0f}",
-        "versions": bt.versions(exaslct_version),
-        "machine": bt.machine(),
-    }
+            write_outputs(ctx, meta(done=False), quiet=True)  # an interrupted run keeps what it measured
     print(render_text(ctx.rows))
-    write_outputs(ctx, meta)
+    write_outputs(ctx, meta(done=True))
     return 0
 
 
