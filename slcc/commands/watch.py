@@ -299,12 +299,13 @@ class Cycle:
     tags: Mapping[str, str] = field(default_factory=dict)  # goal step -> image tag
     detail: str = ""  # why ignored, or the error
     build_seconds: float | None = None  # the cycle's build (report seconds), when it built
-    buildkit_seconds: float | None = None  # BuildKit's own span of that build, when it baked
+    bake_seconds: float | None = None  # the bake process in that build, when it baked
+    buildkit_seconds: float | None = None  # BuildKit's own span in that bake
 
     def as_json(self) -> dict[str, Any]:
         return {"cycle": self.number, "changed": list(self.changed), "result": self.result,
                 "steps": list(self.steps), "seconds": self.seconds, "tags": dict(self.tags),
-                "detail": self.detail, "build_seconds": self.build_seconds,
+                "detail": self.detail, "build_seconds": self.build_seconds, "bake_seconds": self.bake_seconds,
                 "buildkit_seconds": self.buildkit_seconds}
 
     def line(self) -> str:
@@ -470,7 +471,7 @@ class Watcher:
                  report: BuildReport | None = None) -> Cycle:
             return Cycle(self._number, changed, result, tuple(steps), round(time.monotonic() - start, 2),
                          self._goal_tags(report), detail, report.seconds if report else None,
-                         report.buildkit_seconds if report else None)
+                         report.bake_seconds if report else None, report.buildkit_seconds if report else None)
 
         # Always: a memoised tree holding a changed path is out of date, whatever this cycle does.
         self.project.hasher.forget(set(paths))

@@ -57,6 +57,7 @@ def bench_watch(ws: Path, reps: int, log: Path) -> dict[str, list[float]]:
     latencies: list[float] = []
     cycle_seconds: list[float] = []
     build_seconds: list[float] = []
+    bake_seconds: list[float] = []
     buildkit_seconds: list[float] = []
     try:
         _, first = cycles.next(FIRST_CYCLE_TIMEOUT)
@@ -71,6 +72,7 @@ def bench_watch(ws: Path, reps: int, log: Path) -> dict[str, list[float]]:
             if cycle.get("buildkit_seconds") is None:
                 raise bt.ToolError(f"watch cycle {cycle.get('cycle')} baked nothing: {cycle.get('steps')}")
             build_seconds.append(float(cycle["build_seconds"]))
+            bake_seconds.append(float(cycle["bake_seconds"]))
             buildkit_seconds.append(float(cycle["buildkit_seconds"]))
     finally:
         proc.send_signal(signal.SIGINT)  # watch stops bake and watchdog cleanly on Ctrl-C
@@ -80,7 +82,7 @@ def bench_watch(ws: Path, reps: int, log: Path) -> dict[str, list[float]]:
             proc.kill()
         bt.restore_client(ws)
     return {"latency_s": latencies, "cycle_seconds": cycle_seconds, "build_seconds": build_seconds,
-            "buildkit_seconds": buildkit_seconds}
+            "bake_seconds": bake_seconds, "buildkit_seconds": buildkit_seconds}
 
 
 def _check(cycle: dict[str, Any]) -> None:

@@ -267,7 +267,7 @@ def _watch_note(ctx: Context, figures: dict[str, list[float]]) -> str:
     edit row of this run (goal <= 0.6x)."""
     latency, buildkit = bt.median(figures["latency_s"]), bt.median(figures["buildkit_seconds"])
     note = (f"same edit as incremental; cycle's build {bt.median(figures['build_seconds']):.2f} s, "
-            f"BuildKit span {buildkit:.2f} s ({_spread(figures['buildkit_seconds'])}): "
+            f"its bake {bt.median(figures['bake_seconds']):.2f} s, BuildKit span {buildkit:.2f} s ({_spread(figures['buildkit_seconds'])}): "
             f"latency / BuildKit {latency / buildkit:.2f}x (goal <= 1.1)")
     raw = next((r.cells.get("raw bake") for r in ctx.rows if r.key == "incremental"), None)
     if isinstance(raw, float):

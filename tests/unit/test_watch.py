@@ -340,10 +340,10 @@ def test_cycle_builds_only_for_relevant_changes(repo: Path, watcher: tuple[Watch
     cycle = w.cycle([repo / "src/main.txt"])
     assert (cycle.result, cycle.steps, cycle.tags) == ("ok", ("app",), {"app": "r/demo:app-x"})
     # The JSON line sets the cycle against its build and BuildKit's own time in it.
-    assert {k: cycle.as_json()[k] for k in ("build_seconds", "buildkit_seconds")} == {
-        "build_seconds": 0.1, "buildkit_seconds": 0.05}
+    assert {k: cycle.as_json()[k] for k in ("build_seconds", "bake_seconds", "buildkit_seconds")} == {
+        "build_seconds": 0.1, "bake_seconds": 0.09, "buildkit_seconds": 0.05}
     ignored = w.cycle([repo / "README.md"]).as_json()
-    assert ignored["build_seconds"] is None and ignored["buildkit_seconds"] is None
+    assert ignored["build_seconds"] is None and ignored["bake_seconds"] is None and ignored["buildkit_seconds"] is None
     stub.fail = True
     failed = w.cycle([repo / "src/main.txt"])
     assert (failed.result, failed.detail) == ("failed", "boom")
