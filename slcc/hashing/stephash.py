@@ -116,16 +116,16 @@ class _Encoder:
     """Length-prefixed fields, so no two different inputs give the same byte stream."""
 
     def __init__(self) -> None:
-        self._hasher = blake3.blake3()
+        self._stream = bytearray()  # hashed in one call: a step's fields are a few hundred bytes
 
     def field(self, *parts: str) -> None:
         for part in parts:
             data = part.encode("utf-8")
-            self._hasher.update(len(data).to_bytes(8, "big"))
-            self._hasher.update(data)
+            self._stream += len(data).to_bytes(8, "big")
+            self._stream += data
 
     def hexdigest(self) -> str:
-        return str(self._hasher.hexdigest())
+        return str(blake3.blake3(self._stream).hexdigest())
 
 
 def _context_ignore(step: Step) -> IgnoreMatcher:
