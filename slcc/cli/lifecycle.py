@@ -46,7 +46,7 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 @project_options
 def clean_cmd(flavors: tuple[str, ...], keep: int | None, keep_since: float | None, remove_all: bool, registry: bool,
               cache_budget: int | None, dry_run: bool, as_json: bool, **kwargs: Any) -> None:
-    """Remove old hash-tagged images, run folders, exports and local build cache.
+    """Remove old hash-tagged images, run folders, exports, contexts, git checkouts, build cache.
 
     Always kept (unless --all): what the current tree's hashes need. Besides, the last N of
     each step (--keep) and what is younger than --keep-since. Images are found by slcc's
@@ -79,7 +79,7 @@ def clean_cmd(flavors: tuple[str, ...], keep: int | None, keep_since: float | No
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 @project_options
 def du_cmd(flavors: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
-    """Disk use per flavor and step: local images, local build cache, exports; and run folders.
+    """Disk use per flavor and step: images, build cache, exports; run folders, git checkouts.
 
     Image sizes are what `docker image ls` shows: layers shared between images count once
     per image, so the sum can exceed the disk space they really take.
