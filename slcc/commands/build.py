@@ -238,6 +238,7 @@ def build(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
                          "(e.g. --repository 127.0.0.1:5000/slcc)", "--push")
     remote = remote_builder(project.settings, io.engine)  # bad input before anything is written
     with State(project.settings.state_dir).build_lock(io.echo) as lock_fd:
+        _restore_checkouts(project, io)
         for attempt in range(1, RACE_ATTEMPTS + 1):
             try:
                 return _build_locked(project, options, io, lock_fd, remote)
@@ -246,6 +247,15 @@ def build(project: Project, options: BuildOptions, io: BuildIO) -> BuildReport:
                     raise
                 io.warn("another build on this daemon stored the same image at the same moment; planning again")
         raise AssertionError("unreachable")
+
+
+def _restore_checkouts(project: Project, io: BuildIO) -> None:
+    """Check out again what a `slcc clean` removed while this build waited for the lock: the
+    git mappings were resolved to directories before the lock was taken."""
+    if any(not f.mappings[name].exists() for f in project.flavors for name in f.sources):
+        from slcc.commands.pins import attach  # noqa: PLC0415 - only git-sourced flavors get here
+
+        attach(project, io.engine, io.warn)
 
 
 def _build_locked(project: Project, options: BuildOptions, io: BuildIO, lock_fd: int,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -236,3 +240,32 @@ def test_unreachable_registry_is_a_fault_for_lock_and_a_warning_for_a_build(
         gone = run_slcc(repo, "hash", "demo", env=env)
         assert gone.returncode == 1 and "local image store does not have it" in gone.stderr.strip().splitlines()[-1]
     assert digest.startswith("sha256:")
+
+
+def test_a_checkout_cleaned_while_the_build_waits_for_the_lock_is_checked_out_again(
+        tmp_path: Path, base_image: str, test_session_id: str, image_cleanup: ImageCleanup) -> None:
+    """The build resolves its git mappings before it takes the build lock; a `slcc clean` that
+    held the lock meanwhile may remove the checkout, so the build checks it out again."""
+    source = git_source_repo(tmp_path / "client-src")
+    repo = make_repo(tmp_path / "repo", {"flavors/demo/flavor.toml": git_mapping_toml(str(source)), "src/main.txt": None})
+    env = {"SLCC_REPOSITORY": f"lock-git-{test_session_id}"}
+    checkout = repo / ".slcc/git" / git(source, "rev-parse", "v1")
+    (repo / ".slcc").mkdir()
+    with (repo / ".slcc/build.lock").open("a") as held:  # what a running clean holds
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.Popen([sys.executable, "-m", "slcc", "-C", str(repo), "build", "demo", "--json",
+                                 "--scope", "tag"], env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        with proc:
+            assert proc.stderr is not None
+            waiting = proc.stderr.readline()
+            assert "waiting for another slcc build" in waiting, waiting
+            assert (checkout / "main.txt").is_file()  # resolved before the lock
+            shutil.rmtree(checkout)  # the clean removes the checkout the build resolved
+            (checkout.parent / f"{checkout.name}.tree").unlink(missing_ok=True)
+            fcntl.flock(held, fcntl.LOCK_UN)
+            out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    report = json.loads(out)
+    image_cleanup.add(*(s["tag"] for s in report["steps"]))
+    assert _app_text(report) == "hello\nmain v1" and (checkout / "main.txt").is_file()
