@@ -57,7 +57,6 @@ CHUNK = 1 << 20
 BIG_CHUNK = 4 << 20
 
 _S_IFMT = 0o170000
-_KIND_BYTE = {"file": b"f", "dir": b"d", "symlink": b"l"}
 _KIND_CHAR = {"file": "f", "dir": "d", "symlink": "l"}
 _S_IXUSR = stat.S_IXUSR
 _NAME = operator.attrgetter("name")
@@ -161,27 +160,11 @@ def _hash_small(fd: int, size: int) -> str:
 
 def encode_entries(entries: tuple[TreeEntry, ...]) -> bytes:
     """The canonical byte stream of ``entries`` (see the module docstring)."""
-    parts = [FORMAT_TAG]
-    ascii_parts: list[str] = []
-    for e in entries:
-        if e.path.isascii() and e.digest.isascii():  # str lengths are byte lengths: format once, encode once
-            ascii_parts.append(f"{_KIND_CHAR[e.kind]}{'1' if e.executable else '0'}{len(e.path)}:{e.path}"
-                               f"{len(e.digest)}:{e.digest}")
-            continue
-        if ascii_parts:
-            parts.append("".join(ascii_parts).encode("ascii"))
-            ascii_parts.clear()
-        path = e.path.encode("utf-8", "surrogateescape")
-        digest = e.digest.encode("utf-8", "surrogateescape")
-        head = _KIND_BYTE[e.kind] + (b"1" if e.executable else b"0")
-        parts.append(b"%s%d:%s%d:%s" % (head, len(path), path, len(digest), digest))
-    if ascii_parts:
-        parts.append("".join(ascii_parts).encode("ascii"))
-    return b"".join(parts)
+    return FORMAT_TAG + b"".join(_encode_entry(_KIND_CHAR[e.kind], e.executable, e.path, e.digest) for e in entries)
 
 
 def _encode_entry(kind: str, executable: bool, path: str, digest: str) -> bytes:
-    """One entry of the canonical encoding (``encode_entries`` writes the same bytes)."""
+    """One entry of the canonical encoding; the walk appends these directly."""
     if path.isascii() and digest.isascii():  # str lengths are byte lengths
         return f"{kind}{'1' if executable else '0'}{len(path)}:{path}{len(digest)}:{digest}".encode("ascii")
     path_b = path.encode("utf-8", "surrogateescape")

@@ -466,7 +466,7 @@ def test_corrupt_cache_file_gives_correct_digest(tmp_path: Path) -> None:
 
 
 def test_encoding_is_the_same_for_ascii_runs_and_other_names() -> None:
-    """The ASCII fast path of encode_entries gives the bytes of the per-entry format."""
+    """The ASCII fast path of the entry encoding gives the bytes of the general format."""
     from slcc.hashing.treehash import FORMAT_TAG, TreeEntry, encode_entries
 
     entries = (TreeEntry("a", "dir", False, ""), TreeEntry("a/x.txt", "file", True, "ab" * 32),
