@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Text lines, or JSON events once a command's --progress is json (every stderr line then parses);
+# Text lines, or JSON events once a command's --progress is json (every stderr line but the error then parses);
 # SlccGroup.main resets it per invocation (tests invoke many in one process).
 STDERR: ContextVar[Diagnostics | None] = ContextVar("slcc_stderr", default=None)
 
@@ -76,7 +76,8 @@ def project_options(func: F) -> F:
 
 
 def _progress_stderr(ctx: click.Context, param: click.Parameter, value: Progress) -> Progress:
-    """--progress json: from here on every stderr line is a JSON event (warnings and errors too)."""
+    """--progress json: from here on every stderr line is a JSON event (warnings too), except
+    slcc's own final error line, which is text in every mode."""
     if value == "json":
         from slcc.output.diagnostics import JsonDiagnostics  # noqa: PLC0415
 
@@ -89,7 +90,8 @@ progress_option = click.option(
     callback=_progress_stderr,
     help="auto: a live view, one row per step, on a terminal (plain lines when not a terminal or "
     "TERM=dumb); plain: a line per instruction a step starts, its output and how the step ended; json: one "
-    "JSON object per line on stderr (steps, warnings, messages, the summary, the error); quiet: none. "
+    "JSON object per line on stderr (steps, warnings, messages, the summary; an error stays a "
+    "`slcc: error:` line); quiet: none. "
     "See docs/build-view.md.")
 
 builder_option = click.option(
